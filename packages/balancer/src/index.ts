@@ -1,0 +1,2 @@
+/** Endpoint pickers, outlier detection and endpoint health. */
+export {}

@@ -1,0 +1,2 @@
+/** Service-level circuit breaking on opossum, and concurrency limits. */
+export {}

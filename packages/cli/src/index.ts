@@ -1,0 +1,2 @@
+/** The weft command: check, routes, tap, top, certs, import, control-plane, demo. */
+export {}

@@ -1,0 +1,2 @@
+/** createMesh: the outbound stack, the undici Dispatcher, mesh.fetch and mesh.install(). */
+export {}

@@ -1,0 +1,2 @@
+/** The reference control plane: serves policy from a directory or etcd, signs certificates. */
+export {}

@@ -1,0 +1,111 @@
+/** The call as the mesh sees it, and the reply. Both are immutable: a layer derives a new one. */
+import type { Deadline } from './deadline.js'
+
+export type Direction = 'outbound' | 'inbound'
+
+/** Header names are lower case; values as they came (a repeated header is an array). */
+export type HeaderMap = Record<string, string | string[] | undefined>
+
+/** One address a service can be reached at. */
+export interface Endpoint {
+  /** `host:port`, unique within a service; also the key for per-endpoint state. */
+  readonly address: string
+  readonly host: string
+  readonly port: number
+  readonly labels: Readonly<Record<string, string>>
+  /** Relative weight for weighted pickers. Default 1. */
+  readonly weight: number
+}
+
+/** W3C trace context of a call. */
+export interface TraceContext {
+  /** 32 lower-case hex characters. */
+  readonly traceId: string
+  /** 16 lower-case hex characters: the span this call belongs to. */
+  readonly spanId: string
+  /** Trace flags, `1` when sampled. */
+  readonly flags: number
+  readonly traceState?: string | undefined
+  readonly baggage?: string | undefined
+}
+
+/** The verified identity of the peer that sent an inbound call. */
+export interface Peer {
+  /** The SPIFFE ID from the peer's verified certificate. */
+  readonly identity: string
+}
+
+export interface Call {
+  readonly direction: Direction
+  /** The target service (outbound) or this process's service (inbound); for egress the host name. */
+  readonly service: string
+  /** Upper-case HTTP method. */
+  readonly method: string
+  /** Path and query, as sent. */
+  readonly path: string
+  /** The authority (`Host`) the caller wrote; upstreams see it unchanged. */
+  readonly authority: string
+  readonly headers: Readonly<HeaderMap>
+  /** The request body as the caller gave it (`null` for none). */
+  readonly body: unknown
+  /** True when the body can be sent again (none, a string or bytes); false for a one-shot stream. */
+  readonly replayable: boolean
+  /** Aborts the call: the caller's signal, a deadline, or both. */
+  readonly signal: AbortSignal | undefined
+  readonly deadline: Deadline | undefined
+  /** 1 for the first try. */
+  readonly attempt: number
+  /** The name of the matched route, once routing ran. */
+  readonly route: string | undefined
+  /** The endpoint chosen by the balancer, once it ran. */
+  readonly endpoint: Endpoint | undefined
+  /** Addresses already tried by earlier attempts of this call; the balancer avoids them when it can. */
+  readonly tried: readonly string[]
+  readonly trace: TraceContext | undefined
+  /** Inbound only: the verified peer, when it presented a certificate. */
+  readonly peer: Peer | undefined
+  /** Monotonic milliseconds when the call entered the stack. */
+  readonly startedAt: number
+}
+
+/** Streams a reply body to whoever consumes it, with backpressure. */
+export interface BodySink {
+  /** Returns false to ask the source to pause until `resume()`. */
+  onData(chunk: Uint8Array): boolean
+  onEnd(trailers: HeaderMap | undefined): void
+  onError(err: Error): void
+}
+
+export interface ReplyBody {
+  /** Connects the body to its consumer; call once. Data buffered before this is delivered first. */
+  pipe(sink: BodySink): void
+  /** Resumes a source paused by `onData` returning false. */
+  resume(): void
+  /** Throws the body away and frees the connection (a reply that will not be used). */
+  discard(): void
+}
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Readonly<HeaderMap>
+  /** Streamed to the caller, not buffered; `undefined` when there is none (or on the server side). */
+  readonly body: ReplyBody | undefined
+  /** How many tries it took (set by the retry layer; 1 when absent). */
+  readonly attempts?: number
+}
+
+/** Derives a call with some fields changed; the original stays as it was. */
+export function derive(call: Call, patch: Partial<Call>): Call {
+  return { ...call, ...patch }
+}
+
+/** A call for the given attempt number. */
+export function withAttempt(call: Call, attempt: number): Call {
+  return attempt === call.attempt ? call : { ...call, attempt }
+}
+
+/** Reads a header as one string (a repeated header joined with `, `, as Node does). */
+export function headerValue(headers: Readonly<HeaderMap>, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v.join(', ') : v
+}

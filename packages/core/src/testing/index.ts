@@ -1,0 +1,2 @@
+/** Test helpers: a manual clock. */
+export { ManualClock } from './manual-clock.js'

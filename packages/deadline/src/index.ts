@@ -1,0 +1,2 @@
+/** Deadlines in the call context: header codec, propagation, shedding. */
+export {}

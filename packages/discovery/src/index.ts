@@ -1,0 +1,2 @@
+/** Endpoint sources: static, DNS, file and control plane. */
+export {}

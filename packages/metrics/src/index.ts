@@ -1,0 +1,2 @@
+/** Golden-signal metrics with prom-client. */
+export {}

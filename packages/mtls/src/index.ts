@@ -1,0 +1,2 @@
+/** SPIFFE identities, certificate sources and rotation, the mTLS connector and authorization. */
+export {}

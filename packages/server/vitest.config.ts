@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  resolve: { conditions: ['@weft/source'] },
+  ssr: { resolve: { conditions: ['@weft/source'] } },
+  test: { name: 'server', include: ['test/**/*.test.ts'] },
+})

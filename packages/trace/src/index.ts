@@ -1,0 +1,2 @@
+/** W3C trace-context propagation and spans through @opentelemetry/api. */
+export {}

@@ -1,0 +1,2 @@
+/** Route matching, weighted splits, header routing, fault injection and mirroring. */
+export {}
