@@ -57,6 +57,8 @@ export interface Call {
   readonly attempt: number
   /** The name of the matched route, once routing ran. */
   readonly route: string | undefined
+  /** The subset the route's split chose (a key of the service's `subsets`); `undefined` means all endpoints. */
+  readonly subset: string | undefined
   /** The endpoint chosen by the balancer, once it ran. */
   readonly endpoint: Endpoint | undefined
   /** Addresses already tried by earlier attempts of this call; the balancer avoids them when it can. */

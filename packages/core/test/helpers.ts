@@ -14,6 +14,7 @@ export function fakeCall(patch: Partial<Call> = {}): Call {
     deadline: undefined,
     attempt: 1,
     route: undefined,
+    subset: undefined,
     endpoint: undefined,
     tried: [],
     trace: undefined,

@@ -1,0 +1,32 @@
+/**
+ * The client stack, outermost first: compose(a, b)(h) calls a, then b, then h. Built once per
+ * service from its policy and swapped whole on a policy update.
+ */
+import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
+import type { ServicePolicy } from '@weft/policy'
+
+/** What the whole mesh shares; built once by createMesh. */
+export interface MeshContext {
+  /** This process's service name. */
+  readonly self: string
+  readonly clock: Clock
+  /** One shared coarse timer for every deadline and breaker of the mesh. */
+  readonly timers: TimerQueue
+}
+
+/** What one service's stack is built from. */
+export interface ServiceContext {
+  readonly mesh: MeshContext
+  readonly service: ServicePolicy
+}
+
+// Each concern package fills its own line; a layer whose build returns undefined is left out.
+export const clientLayers: readonly Layer<ServiceContext>[] = [
+  layer('trace', 'first, so the span covers routing, retries and queueing', () => undefined),
+  layer('metrics', 'outside retry: a request counts once, its attempts apart', () => undefined),
+  layer('deadline', 'before routing, so an expired call never picks an endpoint', () => undefined),
+  layer('route', 'matches the route; split, fault injection and mirroring act on it', () => undefined),
+  layer('retry', 'each try goes back through the breaker and the balancer below', () => undefined),
+  layer('breaker', 'service-level: sees every try, fails fast without touching the network', () => undefined),
+  layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', () => undefined),
+]
