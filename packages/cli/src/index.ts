@@ -1,2 +1,2 @@
-/** The weft command: check, routes, tap, top, certs, import, control-plane, demo. */
-export {}
+/** The weft command line program, for embedding and tests. */
+export { createProgram } from './program.js'

@@ -111,3 +111,13 @@ export function headerValue(headers: Readonly<HeaderMap>, name: string): string 
   const v = headers[name]
   return Array.isArray(v) ? v.join(', ') : v
 }
+
+/** Where a service's endpoints come from (static policy, DNS, a file, a control plane). */
+export interface EndpointSource {
+  /** The endpoints known now; the same array until they change. */
+  current(): readonly Endpoint[]
+  /** Calls `listener` with the new list whenever it changes; returns the unsubscribe function. */
+  subscribe(listener: (endpoints: readonly Endpoint[]) => void): () => void
+  /** Stops watching (timers, file watchers, DNS refresh). */
+  close(): void
+}

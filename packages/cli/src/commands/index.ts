@@ -1,0 +1,7 @@
+/** Every `weft` sub-command; each file registers one on the program. */
+import type { Command } from 'commander'
+
+export type Register = (program: Command) => void
+
+// Sub-commands register here, one import and one entry each.
+export const commands: Register[] = []

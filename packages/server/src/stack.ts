@@ -1,0 +1,27 @@
+/**
+ * The server stack, outermost first, around the application's handler. Built once per mesh
+ * from the policy of this process's own service and swapped whole on a policy update.
+ */
+import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
+import type { Policy, ServicePolicy } from '@weft/policy'
+
+/** What the inbound stack is built from. */
+export interface InboundContext {
+  /** This process's service name. */
+  readonly self: string
+  /** The policy of this process's own service (defaults when the document does not list it). */
+  readonly service: ServicePolicy
+  readonly policy: Policy
+  readonly clock: Clock
+  readonly timers: TimerQueue
+}
+
+// The adapter (node:http, Express, Fastify) sits outside all of these and turns the request into a Call.
+// Each concern package fills its own line; a layer whose build returns undefined is left out.
+export const serverLayers: readonly Layer<InboundContext>[] = [
+  layer('trace', 'first, so the server span covers everything and the trace id reaches the handler', () => undefined),
+  layer('deadline', 'before any work: a request that arrives expired is answered 504 at once', () => undefined),
+  layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', () => undefined),
+  layer('metrics', 'counts what the service actually served, with its fate', () => undefined),
+  layer('concurrency', 'last before the handler: sheds load the handler would otherwise queue', () => undefined),
+]
