@@ -1,2 +1,6 @@
 /** createMesh: the outbound stack, the undici Dispatcher, mesh.fetch and mesh.install(). */
-export {}
+
+export type { Mesh, MeshOptions } from './mesh.js'
+export { createMesh, MESH_DEFAULTS } from './mesh.js'
+export type { MeshContext, ServiceContext } from './stack.js'
+export { clientLayers } from './stack.js'

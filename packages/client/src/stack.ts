@@ -2,7 +2,7 @@
  * The client stack, outermost first: compose(a, b)(h) calls a, then b, then h. Built once per
  * service from its policy and swapped whole on a policy update.
  */
-import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
+import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import type { ServicePolicy } from '@weft/policy'
 
 /** What the whole mesh shares; built once by createMesh. */
@@ -18,6 +18,8 @@ export interface MeshContext {
 export interface ServiceContext {
   readonly mesh: MeshContext
   readonly service: ServicePolicy
+  /** The service's endpoints (static, DNS, file, control plane), built once per stack. */
+  readonly endpoints: EndpointSource
 }
 
 // Each concern package fills its own line; a layer whose build returns undefined is left out.

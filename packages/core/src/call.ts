@@ -68,6 +68,11 @@ export interface Call {
   readonly peer: Peer | undefined
   /** Monotonic milliseconds when the call entered the stack. */
   readonly startedAt: number
+  /**
+   * Inbound only: the server adapter's own request/response exchange. Opaque to every layer; the
+   * innermost server handler uses it to run the application.
+   */
+  readonly native?: unknown
 }
 
 /** Streams a reply body to whoever consumes it, with backpressure. */

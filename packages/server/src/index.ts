@@ -1,2 +1,10 @@
-/** The inbound stack and its adapters for node:http, Express and Fastify; the admin endpoint. */
-export {}
+/** The inbound stack and its adapters for node:http, Express and Fastify. */
+export { weftExpress } from './express.js'
+export type { WeftFastifyOptions } from './fastify.js'
+export { weftFastify } from './fastify.js'
+export type { Inbound, InboundMesh, NativeExchange } from './inbound.js'
+export { createInbound, errorResponse, inboundCall } from './inbound.js'
+export type { RequestListener } from './node.js'
+export { weftHandler } from './node.js'
+export type { InboundContext } from './stack.js'
+export { serverLayers } from './stack.js'

@@ -1,0 +1,229 @@
+/**
+ * The mesh as an undici Dispatcher: calls to a mesh service run through that service's stack;
+ * every other host passes through to the egress agent unchanged.
+ */
+import type { Call, Reply } from '@weft/core'
+import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
+import { normalizeHeaders, toRawHeaders } from './headers.js'
+
+/** What the dispatcher needs from the mesh: a stack per service host, and a place for everything else. */
+export interface DispatchTarget {
+  /** The service's handler for a host name, or `undefined` for a host that is not a mesh service. */
+  handlerFor(host: string): ((call: Call) => Promise<Reply>) | undefined
+  /** Builds the outbound call for a service host. */
+  callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal): Call
+  /** Where non-mesh hosts go. */
+  readonly egress: Dispatcher
+  /** Counts calls in flight (bodies included) so close() can drain; throws when the mesh is closed. */
+  enter(): void
+  leave(): void
+}
+
+interface ParsedOrigin {
+  readonly host: string
+  readonly authority: string
+}
+
+export class MeshDispatcher extends UndiciDispatcher {
+  readonly #target: DispatchTarget
+  readonly #origins = new Map<string, ParsedOrigin>()
+
+  constructor(target: DispatchTarget) {
+    super()
+    this.#target = target
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = this.#parse(opts.origin)
+    const run = origin === undefined ? undefined : this.#target.handlerFor(origin.host)
+    if (run === undefined || origin === undefined) return this.#target.egress.dispatch(opts, handler)
+
+    const exchange = new Exchange(handler, this.#target)
+    let refused: unknown
+    try {
+      this.#target.enter()
+      exchange.admitted()
+    } catch (err) {
+      refused = err
+    }
+    exchange.start()
+    if (refused !== undefined) exchange.fail(refused)
+    if (exchange.done) return true
+    let call: Call
+    try {
+      call = this.#target.callFor(origin.host, opts, origin.authority, exchange.signal)
+    } catch (err) {
+      exchange.fail(err)
+      return true
+    }
+    run(call).then(
+      (reply) => exchange.deliver(reply),
+      (err) => exchange.fail(err),
+    )
+    return true
+  }
+
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | void {
+    // the mesh owns the pools; closing the dispatcher alone does nothing to them
+    if (callback !== undefined) {
+      queueMicrotask(callback)
+      return
+    }
+    return Promise.resolve()
+  }
+
+  override destroy(): Promise<void>
+  override destroy(err: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(err: Error | null, callback: () => void): void
+  override destroy(a?: unknown, b?: unknown): Promise<void> | void {
+    const callback = typeof a === 'function' ? a : typeof b === 'function' ? b : undefined
+    if (callback !== undefined) {
+      queueMicrotask(callback as () => void)
+      return
+    }
+    return Promise.resolve()
+  }
+
+  #parse(origin: Dispatcher.DispatchOptions['origin']): ParsedOrigin | undefined {
+    if (origin === undefined) return undefined
+    const key = typeof origin === 'string' ? origin : origin.origin
+    let parsed = this.#origins.get(key)
+    if (parsed === undefined) {
+      let url: URL
+      try {
+        url = typeof origin === 'string' ? new URL(origin) : origin
+      } catch {
+        return undefined
+      }
+      // a port in the URL is ignored for mesh services; the authority keeps it as the caller wrote it
+      parsed = { host: url.hostname.toLowerCase(), authority: url.host }
+      if (this.#origins.size > 10_000) this.#origins.clear()
+      this.#origins.set(key, parsed)
+    }
+    return parsed
+  }
+}
+
+/**
+ * One call between the caller's handler and the stack: it is the controller the caller sees
+ * (abort, pause, resume) and it feeds the reply's head and body to the caller's handler.
+ */
+class Exchange implements Dispatcher.DispatchController {
+  readonly #handler: Dispatcher.DispatchHandler
+  readonly #target: DispatchTarget
+  readonly #ac = new AbortController()
+  #reply: Reply | undefined
+  #paused = false
+  #entered = false
+  done = false
+
+  constructor(handler: Dispatcher.DispatchHandler, target: DispatchTarget) {
+    this.#handler = handler
+    this.#target = target
+  }
+
+  get signal(): AbortSignal {
+    return this.#ac.signal
+  }
+
+  get aborted(): boolean {
+    return this.#ac.signal.aborted
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  get reason(): Error | null {
+    return this.#ac.signal.aborted ? (this.#ac.signal.reason as Error) : null
+  }
+
+  /** fetch reads the head as a raw array. */
+  get rawHeaders(): string[] {
+    return this.#reply === undefined ? [] : toRawHeaders(this.#reply.headers)
+  }
+
+  /** The mesh counted this call in flight; it is counted out when the exchange is done. */
+  admitted() {
+    this.#entered = true
+  }
+
+  start() {
+    try {
+      this.#handler.onRequestStart?.(this, {})
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  abort(reason?: Error): void {
+    if (this.done) return
+    this.#ac.abort(reason ?? new DOMException('The operation was aborted.', 'AbortError'))
+    this.fail(this.#ac.signal.reason)
+  }
+
+  pause(): void {
+    this.#paused = true
+  }
+
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#reply?.body?.resume()
+  }
+
+  deliver(reply: Reply) {
+    if (this.done) {
+      reply.body?.discard()
+      return
+    }
+    this.#reply = reply
+    const handler = this.#handler
+    try {
+      handler.onResponseStart?.(this, reply.status, reply.headers as Record<string, string | string[]>, '')
+    } catch (err) {
+      reply.body?.discard()
+      this.fail(err)
+      return
+    }
+    const body = reply.body
+    if (body === undefined) {
+      this.#finish()
+      handler.onResponseEnd?.(this, {})
+      return
+    }
+    body.pipe({
+      onData: (chunk) => {
+        if (this.done) return true
+        handler.onResponseData?.(this, chunk as Buffer)
+        return !this.#paused
+      },
+      onEnd: (trailers) => {
+        if (this.done) return
+        this.#finish()
+        handler.onResponseEnd?.(this, (trailers ?? {}) as Record<string, string | string[]>)
+      },
+      onError: (err) => this.fail(err),
+    })
+  }
+
+  fail(err: unknown) {
+    if (this.done) return
+    this.#finish()
+    if (!this.#ac.signal.aborted) this.#ac.abort(err)
+    this.#handler.onResponseError?.(this, err as Error)
+  }
+
+  #finish() {
+    this.done = true
+    if (this.#entered) {
+      this.#entered = false
+      this.#target.leave()
+    }
+  }
+}
+
+export { normalizeHeaders }

@@ -1,0 +1,243 @@
+/** createMesh: builds a stack per service from policy and offers it as a Dispatcher, a fetch and a global install. */
+import {
+  buildStack,
+  type Call,
+  type Clock,
+  createTimerQueue,
+  type Duration,
+  describeStack,
+  type EndpointSource,
+  type Handler,
+  parseDuration,
+  systemClock,
+  WeftError,
+} from '@weft/core'
+import { createEndpointSource } from '@weft/discovery'
+import { defaultServicePolicy, loadPolicy, type Policy, type PolicyInput } from '@weft/policy'
+import { createInbound, type Inbound, type InboundMesh, serverLayers } from '@weft/server'
+import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
+import { MeshDispatcher } from './dispatcher.js'
+import { normalizeHeaders } from './headers.js'
+import { clientLayers, type MeshContext, type ServiceContext } from './stack.js'
+import { Transport } from './transport.js'
+
+export interface MeshOptions {
+  /** This process's service name. */
+  service: string
+  /** A policy object, a path to a YAML/JSON file (relative to `process.cwd()`), or YAML/JSON text. */
+  policy: PolicyInput
+  /** Clock for every timer of the mesh; tests pass a ManualClock. Default `systemClock`. */
+  clock?: Clock
+  /** How long `close()` waits for in-flight calls (bodies included) before cutting them. Default `30s`. */
+  drainTimeout?: Duration
+}
+
+export const MESH_DEFAULTS = { drainTimeout: 30_000 } as const
+
+/** A mesh: this process's view of every service it calls, and of its own. */
+export interface Mesh extends InboundMesh {
+  /** This process's service name. */
+  readonly service: string
+  /** The policy in force. */
+  readonly policy: Policy
+  /** An undici Dispatcher: `undici.request(url, { dispatcher })` and `fetch(url, { dispatcher })`. */
+  readonly dispatcher: Dispatcher
+  /** fetch-compatible; failures reject with `TypeError('fetch failed')` whose `cause` is the WeftError. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>
+  /** Makes the mesh the global dispatcher (Node's own `fetch` included); returns a function that undoes it. */
+  install(): () => void
+  /** Validates and swaps the policy atomically; resolves to the new version, rejects with WEFT_POLICY_INVALID. */
+  update(policy: PolicyInput): Promise<string>
+  /** The client and server stack order, with the reason for each layer. */
+  stack(): { client: { role: string; why: string; active: boolean }[]; server: { role: string; why: string; active: boolean }[] }
+  /** Rejects calls started after it with WEFT_MESH_CLOSED, drains in-flight calls, closes pools. Same promise every time. */
+  close(): Promise<void>
+}
+
+interface ServiceStack {
+  readonly handler: Handler
+  readonly roles: readonly string[]
+  readonly source: EndpointSource
+}
+
+interface Generation {
+  readonly policy: Policy
+  readonly services: ReadonlyMap<string, ServiceStack>
+  readonly inbound: Inbound
+}
+
+const NO_TRIES: readonly string[] = Object.freeze([])
+
+/** Creates a mesh; resolves once its policy is loaded and its stacks are built. */
+export async function createMesh(options: MeshOptions): Promise<Mesh> {
+  if (typeof options?.service !== 'string' || options.service.length === 0) {
+    throw new WeftError('WEFT_INVALID_ARGUMENT', 'createMesh: `service` (this process’s service name) is required')
+  }
+  const policy = await loadPolicy(options.policy)
+  return new MeshImpl(options, policy)
+}
+
+class MeshImpl implements Mesh {
+  readonly service: string
+  readonly dispatcher: MeshDispatcher
+  readonly #context: MeshContext
+  readonly #transport = new Transport()
+  readonly #egress = new Agent()
+  readonly #drainTimeout: number
+  #generation: Generation
+  #updating: Promise<unknown> = Promise.resolve()
+  #inFlight = 0
+  #closing: Promise<void> | undefined
+  #drained: (() => void) | undefined
+
+  constructor(options: MeshOptions, policy: Policy) {
+    this.service = options.service
+    const clock = options.clock ?? systemClock
+    this.#drainTimeout = parseDuration(options.drainTimeout ?? MESH_DEFAULTS.drainTimeout)
+    this.#context = { self: options.service, clock, timers: createTimerQueue(clock) }
+    this.#generation = this.#build(policy)
+    this.dispatcher = new MeshDispatcher({
+      handlerFor: (host) => this.#generation.services.get(host)?.handler,
+      callFor: (host, opts, authority, signal) => this.#callFor(host, opts, authority, signal),
+      egress: this.#egress,
+      enter: () => this.#enter(),
+      leave: () => this.#leave(),
+    })
+  }
+
+  get policy(): Policy {
+    return this.#generation.policy
+  }
+
+  get inbound(): Inbound {
+    return this.#generation.inbound
+  }
+
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+      ...(init as object),
+      dispatcher: this.dispatcher,
+    }) as unknown as Promise<Response>
+  }
+
+  install(): () => void {
+    const g = globalThis as unknown as Record<symbol, unknown>
+    const v2 = Symbol.for('undici.globalDispatcher.2')
+    const v1 = Symbol.for('undici.globalDispatcher.1')
+    if (getGlobalDispatcher() === this.dispatcher) return () => {}
+    const previous = { v2: g[v2], v1: g[v1] }
+    setGlobalDispatcher(this.dispatcher)
+    let undone = false
+    return () => {
+      if (undone) return
+      undone = true
+      // restore exactly what was there, Node's own fetch dispatcher (the v1 slot) included
+      g[v2] = previous.v2
+      g[v1] = previous.v1
+    }
+  }
+
+  update(input: PolicyInput): Promise<string> {
+    const next = this.#updating.then(async () => {
+      if (this.#closing !== undefined) throw new WeftError('WEFT_MESH_CLOSED', `mesh ${this.service} is closed; update refused`)
+      const policy = await loadPolicy(input)
+      const previous = this.#generation
+      this.#generation = this.#build(policy)
+      this.#retire(previous)
+      return policy.version
+    })
+    this.#updating = next.catch(() => {})
+    return next
+  }
+
+  stack() {
+    const client = describeStack(clientLayers)
+    const anyService = this.#generation.services.values().next().value as ServiceStack | undefined
+    const activeClient = new Set(anyService?.roles ?? [])
+    const activeServer = new Set(this.#generation.inbound.roles)
+    return {
+      client: [
+        ...client.map((l) => ({ ...l, active: activeClient.has(l.role) })),
+        { role: 'transport', why: 'an undici Pool per endpoint, reused', active: true },
+      ],
+      server: describeStack(serverLayers).map((l) => ({ ...l, active: activeServer.has(l.role) })),
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#inFlight > 0) {
+      let timer: { cancel(): void } | undefined
+      const drained = new Promise<boolean>((resolve) => {
+        this.#drained = () => resolve(true)
+        timer = this.#context.clock.setTimer(() => resolve(false), this.#drainTimeout)
+      })
+      const clean = await drained
+      timer?.cancel()
+      if (!clean) await this.#transport.destroy()
+    }
+    await this.#updating
+    for (const s of this.#generation.services.values()) s.source.close()
+    this.#context.timers.close()
+    await Promise.all([this.#transport.close(), this.#egress.close()])
+  }
+
+  #enter() {
+    if (this.#closing !== undefined)
+      throw new WeftError('WEFT_MESH_CLOSED', `mesh ${this.service} is closed; call refused`, { details: { service: this.service } })
+    this.#inFlight++
+  }
+
+  #leave() {
+    if (--this.#inFlight === 0) this.#drained?.()
+  }
+
+  #callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal): Call {
+    const body = opts.body ?? null
+    return {
+      direction: 'outbound',
+      service: host,
+      method: (opts.method ?? 'GET').toUpperCase(),
+      path: opts.path,
+      authority,
+      headers: normalizeHeaders(opts.headers as Parameters<typeof normalizeHeaders>[0], authority),
+      body,
+      replayable: body === null || typeof body === 'string' || body instanceof Uint8Array,
+      signal,
+      deadline: undefined,
+      attempt: 1,
+      route: undefined,
+      subset: undefined,
+      endpoint: undefined,
+      tried: NO_TRIES,
+      trace: undefined,
+      peer: undefined,
+      startedAt: this.#context.clock.monotonic(),
+    }
+  }
+
+  /** Builds every stack for a policy version: per-service state is made here, once. */
+  #build(policy: Policy): Generation {
+    const services = new Map<string, ServiceStack>()
+    for (const name of Object.keys(policy.services)) {
+      const service = policy.services[name]
+      if (service === undefined) continue
+      const source = createEndpointSource(service, { clock: this.#context.clock })
+      const ctx: ServiceContext = { mesh: this.#context, service, endpoints: source }
+      const { handler, roles } = buildStack(clientLayers, ctx, this.#transport.handler)
+      services.set(name.toLowerCase(), { handler, roles, source })
+    }
+    const own = policy.services[this.service] ?? defaultServicePolicy(policy, this.service)
+    const inbound = createInbound({ self: this.service, service: own, policy, clock: this.#context.clock, timers: this.#context.timers })
+    return { policy, services, inbound }
+  }
+
+  /** Lets the previous generation's per-service state go once the new one is in force. */
+  #retire(previous: Generation) {
+    for (const s of previous.services.values()) s.source.close()
+  }
+}

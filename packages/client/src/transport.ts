@@ -1,0 +1,228 @@
+/**
+ * The last handler of the client stack: sends one try to the endpoint the balancer chose, over an
+ * undici Pool kept per endpoint, and hands the reply up as soon as its head arrives; the body
+ * streams on to whoever consumes it, with backpressure.
+ */
+import {
+  type BodySink,
+  type Call,
+  type Endpoint,
+  errorKind,
+  type Handler,
+  type HeaderMap,
+  type Reply,
+  type ReplyBody,
+  WeftError,
+} from '@weft/core'
+import { type Dispatcher, Pool } from 'undici'
+
+/** How many bytes of a discarded reply are drained to keep the connection; past it the socket is closed. */
+const DISCARD_DRAIN_LIMIT = 64 * 1024
+
+export interface TransportOptions {
+  /** undici Pool options for every endpoint (connections, keep-alive, TLS connector). */
+  pool?: Pool.Options
+  /** Picks Pool options for an endpoint (the mTLS connector per service); overrides `pool`. */
+  poolOptionsFor?: (call: Call, endpoint: Endpoint) => { key: string; options: Pool.Options }
+}
+
+/** Pools by endpoint, shared by every stack and policy version of a mesh. */
+export class Transport {
+  readonly #pools = new Map<string, Pool>()
+  readonly #options: TransportOptions
+
+  constructor(options: TransportOptions = {}) {
+    this.#options = options
+  }
+
+  /** The terminal handler of every client stack. */
+  readonly handler: Handler = (call) => {
+    const endpoint = call.endpoint
+    if (endpoint === undefined) {
+      return Promise.reject(
+        new WeftError('WEFT_NO_HEALTHY_ENDPOINT', `no endpoint chosen for ${call.service}`, { details: { service: call.service } }),
+      )
+    }
+    const pool = this.#poolFor(call, endpoint)
+    return new Promise<Reply>((resolve, reject) => {
+      const attempt = new Attempt(call, endpoint, resolve, reject)
+      pool.dispatch(
+        {
+          origin: pool_origin(endpoint),
+          path: call.path,
+          method: call.method,
+          headers: call.headers as Record<string, string>,
+          body: call.body as Dispatcher.DispatchOptions['body'],
+        },
+        attempt,
+      )
+    })
+  }
+
+  /** Endpoints with an open pool. */
+  addresses(): string[] {
+    return [...this.#pools.keys()]
+  }
+
+  /** Closes pools whose key is not in `keep`, after their in-flight requests finish. */
+  async retain(keep: ReadonlySet<string>): Promise<void> {
+    const closing: Promise<void>[] = []
+    for (const [key, pool] of this.#pools) {
+      if (keep.has(key)) continue
+      this.#pools.delete(key)
+      closing.push(pool.close())
+    }
+    await Promise.all(closing)
+  }
+
+  /** Closes every pool, letting in-flight requests finish. */
+  async close(): Promise<void> {
+    await this.retain(new Set())
+  }
+
+  /** Destroys every pool at once (after the drain timeout). */
+  async destroy(): Promise<void> {
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map((p) => p.destroy()))
+  }
+
+  #poolFor(call: Call, endpoint: Endpoint): Pool {
+    if (this.#options.poolOptionsFor !== undefined) {
+      const { key, options } = this.#options.poolOptionsFor(call, endpoint)
+      let pool = this.#pools.get(key)
+      if (pool === undefined) this.#pools.set(key, (pool = new Pool(pool_origin(endpoint, options), options)))
+      return pool
+    }
+    let pool = this.#pools.get(endpoint.address)
+    if (pool === undefined) this.#pools.set(endpoint.address, (pool = new Pool(pool_origin(endpoint), this.#options.pool)))
+    return pool
+  }
+}
+
+function pool_origin(endpoint: Endpoint, options?: Pool.Options): string {
+  const scheme = options?.connect !== undefined && typeof options.connect === 'function' ? 'https' : 'http'
+  return `${scheme}://${endpoint.address}`
+}
+
+/**
+ * One try in flight: undici's handler for the request and, once the head arrives, the ReplyBody
+ * that streams the rest to a sink.
+ */
+class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
+  #controller: Dispatcher.DispatchController | undefined
+  #resolve: ((reply: Reply) => void) | undefined
+  #reject: ((err: unknown) => void) | undefined
+  #sink: BodySink | undefined
+  #buffered: Uint8Array[] | undefined
+  #ended = false
+  #trailers: HeaderMap | undefined
+  #error: Error | undefined
+  #drained = 0
+  readonly #call: Call
+  readonly #endpoint: Endpoint
+  readonly #onAbort: (() => void) | undefined
+
+  constructor(call: Call, endpoint: Endpoint, resolve: (reply: Reply) => void, reject: (err: unknown) => void) {
+    this.#call = call
+    this.#endpoint = endpoint
+    this.#resolve = resolve
+    this.#reject = reject
+    const signal = call.signal
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#controller?.abort(signal.reason)
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#call.signal?.aborted) controller.abort(this.#call.signal.reason)
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    const resolve = this.#resolve
+    this.#resolve = undefined
+    this.#reject = undefined
+    resolve?.({ status: statusCode, headers: headers as HeaderMap, body: this })
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const sink = this.#sink
+    if (sink !== undefined) {
+      if (!sink.onData(chunk)) controller.pause()
+    } else {
+      ;(this.#buffered ??= []).push(chunk)
+      // nobody consumes yet: hold the socket rather than buffering without bound
+      controller.pause()
+    }
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    this.#unlisten()
+    this.#ended = true
+    this.#trailers = trailers as HeaderMap
+    this.#sink?.onEnd(this.#trailers)
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#unlisten()
+    const reject = this.#reject
+    if (reject !== undefined) {
+      this.#resolve = undefined
+      this.#reject = undefined
+      reject(this.#wrap(err))
+      return
+    }
+    const failure = this.#wrap(err) as Error
+    this.#error = failure
+    this.#sink?.onError(failure)
+  }
+
+  pipe(sink: BodySink): void {
+    this.#sink = sink
+    const buffered = this.#buffered
+    this.#buffered = undefined
+    let more = true
+    if (buffered !== undefined) for (const chunk of buffered) more = sink.onData(chunk)
+    if (this.#error !== undefined) sink.onError(this.#error)
+    else if (this.#ended) sink.onEnd(this.#trailers)
+    else if (more) this.#controller?.resume()
+  }
+
+  resume(): void {
+    this.#controller?.resume()
+  }
+
+  discard(): void {
+    if (this.#ended || this.#error !== undefined) return
+    this.pipe({
+      onData: (chunk) => {
+        this.#drained += chunk.byteLength
+        if (this.#drained > DISCARD_DRAIN_LIMIT) this.#controller?.abort(new Error('discarded reply too large to drain'))
+        return true
+      },
+      onEnd: () => {},
+      onError: () => {},
+    })
+  }
+
+  #unlisten() {
+    if (this.#onAbort !== undefined) this.#call.signal?.removeEventListener('abort', this.#onAbort)
+  }
+
+  /** The caller's or the deadline's reason as it is; anything else as WEFT_UPSTREAM_FAILURE. */
+  #wrap(err: Error): unknown {
+    const signal = this.#call.signal
+    if (signal?.aborted) return signal.reason
+    const kind = errorKind(err)
+    return new WeftError('WEFT_UPSTREAM_FAILURE', `${this.#call.service}: ${kind} talking to ${this.#endpoint.address}: ${err.message}`, {
+      cause: err,
+      details: { service: this.#call.service, endpoint: this.#endpoint.address, kind },
+    })
+  }
+}
