@@ -1,0 +1,71 @@
+import { isWeftError } from '@weft/core'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { listen, policyFor } from '../../../test/support/servers.js'
+import { createMesh } from '../src/index.js'
+
+describe('mesh.dispatcher', () => {
+  it('serves undici.request, the fast door', async () => {
+    const payments = await listen((_req, res) => res.end('charged'))
+    onTestFinished(() => payments.close())
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }) })
+    onTestFinished(() => mesh.close())
+
+    const res = await request('http://payments/charge', { method: 'POST', body: '{}', dispatcher: mesh.dispatcher })
+
+    expect(res.statusCode).toBe(200)
+    expect(await res.body.text()).toBe('charged')
+    expect(payments.requests[0]?.body).toBe('{}')
+  })
+
+  it('serves fetch(url, { dispatcher })', async () => {
+    const payments = await listen((_req, res) => res.end('ok'))
+    onTestFinished(() => payments.close())
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }) })
+    onTestFinished(() => mesh.close())
+
+    const { fetch } = await import('undici')
+    const res = await fetch('http://payments/', { dispatcher: mesh.dispatcher })
+
+    expect(await res.text()).toBe('ok')
+  })
+
+  it('rejects undici.request with the WeftError itself', async () => {
+    const gone = await listen()
+    await gone.close()
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: gone }) })
+    onTestFinished(() => mesh.close())
+
+    const err = await request('http://payments/', { dispatcher: mesh.dispatcher }).catch((e: unknown) => e)
+
+    expect(isWeftError(err)).toBe(true)
+    expect((err as { code: string }).code).toBe('WEFT_UPSTREAM_FAILURE')
+  })
+
+  it('reuses one keep-alive connection pool per endpoint', async () => {
+    const payments = await listen()
+    onTestFinished(() => payments.close())
+    const sockets = new Set<unknown>()
+    payments.server.on('connection', (s) => sockets.add(s))
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }) })
+    onTestFinished(() => mesh.close())
+
+    for (let i = 0; i < 20; i++) await (await request('http://payments/', { dispatcher: mesh.dispatcher })).body.text()
+
+    expect(payments.requests).toHaveLength(20)
+    expect(sockets.size).toBe(1)
+  })
+
+  it('spreads calls over the endpoints in turn', async () => {
+    const a = await listen((_q, r) => r.end('a'))
+    const b = await listen((_q, r) => r.end('b'))
+    onTestFinished(() => Promise.all([a.close(), b.close()]))
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: [a, b] }, { payments: { loadBalancer: 'round-robin' } }) })
+    onTestFinished(() => mesh.close())
+
+    for (let i = 0; i < 10; i++) await (await request('http://payments/', { dispatcher: mesh.dispatcher })).body.text()
+
+    expect(a.requests).toHaveLength(5)
+    expect(b.requests).toHaveLength(5)
+  })
+})

@@ -1,0 +1,152 @@
+/** The same scenarios against every adapter: node:http, Express and Fastify. */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { currentCall } from '@weft/core'
+import { createMesh, type Mesh } from '@weft/client'
+import express from 'express'
+import Fastify from 'fastify'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { serve, type Upstream } from '../../../test/support/servers.js'
+import { weftExpress, weftFastify, weftHandler } from '../src/index.js'
+
+type Seen = { service?: string | undefined; remaining?: number; traceId?: string | undefined; body?: unknown }
+
+interface Adapter {
+  name: string
+  /** Starts a server whose GET /who and POST /echo record what currentCall() says. */
+  start(mesh: Mesh, seen: Seen[]): Promise<Upstream>
+}
+
+const record = (seen: Seen[], body?: unknown) => {
+  const c = currentCall()
+  seen.push({ service: c?.service, remaining: c?.remainingMs(), traceId: c?.traceId, body })
+}
+
+const adapters: Adapter[] = [
+  {
+    name: 'node:http',
+    start: (mesh, seen) =>
+      serve(
+        createServer(
+          weftHandler(mesh, (req, res) => {
+            if (req.method === 'POST') {
+              let body = ''
+              req.on('data', (c) => (body += c))
+              req.on('end', () => {
+                record(seen, JSON.parse(body))
+                res.end('posted')
+              })
+              return
+            }
+            record(seen)
+            res.statusCode = req.url === '/teapot' ? 418 : 200
+            res.end('who')
+          }),
+        ),
+      ),
+  },
+  {
+    name: 'Express',
+    start: (mesh, seen) => {
+      const app = express()
+      app.use(weftExpress(mesh))
+      app.use(express.json())
+      app.get('/who', (_req, res) => {
+        record(seen)
+        res.send('who')
+      })
+      app.get('/teapot', (_req, res) => {
+        record(seen)
+        res.status(418).send('teapot')
+      })
+      app.post('/echo', (req, res) => {
+        record(seen, req.body)
+        res.send('posted')
+      })
+      return serve(createServer(app))
+    },
+  },
+  {
+    name: 'Fastify',
+    start: async (mesh, seen) => {
+      let server: ReturnType<typeof createServer> | undefined
+      const app = Fastify({
+        serverFactory: (handler) => {
+          server = createServer(handler)
+          return server
+        },
+      })
+      await app.register(weftFastify, { mesh })
+      app.get('/who', async () => {
+        record(seen)
+        return 'who'
+      })
+      app.get('/teapot', async (_req, reply) => {
+        record(seen)
+        return reply.code(418).send('teapot')
+      })
+      app.post('/echo', async (req) => {
+        record(seen, req.body)
+        return 'posted'
+      })
+      await app.ready()
+      return serve(server as ReturnType<typeof createServer>)
+    },
+  },
+]
+
+async function started(adapter: Adapter) {
+  const mesh = await createMesh({ service: 'inventory', policy: { apiVersion: 'weft.dev/v1', services: {} } })
+  const seen: Seen[] = []
+  const up = await adapter.start(mesh, seen)
+  onTestFinished(async () => {
+    await up.close()
+    await mesh.close()
+  })
+  return { mesh, seen, up }
+}
+
+describe.each(adapters)('$name adapter', (adapter) => {
+  it("gives the handler currentCall() with this mesh's service", async () => {
+    const { seen, up } = await started(adapter)
+
+    const res = await fetch(`${up.url}/who`)
+
+    expect(await res.text()).toBe('who')
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.service).toBe('inventory')
+  })
+
+  it('keeps currentCall() through request-body parsing', async () => {
+    const { seen, up } = await started(adapter)
+
+    const res = await fetch(`${up.url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1 }) })
+
+    expect(await res.text()).toBe('posted')
+    expect(seen[0]).toMatchObject({ service: 'inventory', body: { n: 1 } })
+  })
+
+  it("passes the application's own status through", async () => {
+    const { up } = await started(adapter)
+
+    const res = await fetch(`${up.url}/teapot`)
+
+    expect(res.status).toBe(418)
+    await res.text()
+  })
+
+  it('serves concurrent requests, each with its own call', async () => {
+    const { seen, up } = await started(adapter)
+
+    const statuses = await Promise.all(Array.from({ length: 25 }, () => fetch(`${up.url}/who`).then(async (r) => (await r.text(), r.status))))
+
+    expect(statuses.every((s) => s === 200)).toBe(true)
+    expect(seen).toHaveLength(25)
+    expect(seen.every((s) => s.service === 'inventory')).toBe(true)
+  })
+
+  it('has no current call outside a request', async () => {
+    await started(adapter)
+    expect(currentCall()).toBeUndefined()
+  })
+})
+
