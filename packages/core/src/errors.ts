@@ -57,6 +57,11 @@ export const ERROR_CODES = {
     raisedBy: '@weft/mtls',
     meaning: "the peer's verified SPIFFE identity is not the one expected for the service",
   },
+  WEFT_PEER_CERTIFICATE_INVALID: {
+    status: 502,
+    raisedBy: '@weft/mtls',
+    meaning: "the peer's certificate was refused: expired, not yet valid, chained to an untrusted anchor, or not a valid X.509-SVID",
+  },
   WEFT_CERTIFICATE_INVALID: {
     status: 500,
     raisedBy: '@weft/mtls',
