@@ -1,7 +1,8 @@
 /** Every `weft` sub-command; each file registers one on the program. */
 import type { Command } from 'commander'
+import { registerControlPlane } from './control-plane.js'
 
 export type Register = (program: Command) => void
 
 // Sub-commands register here, one import and one entry each.
-export const commands: Register[] = []
+export const commands: Register[] = [registerControlPlane]

@@ -1,0 +1,48 @@
+/** `weft control-plane`: serves the policy in a folder (or in etcd) to mesh agents, and signs their certificates. */
+import { type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
+import type { Command } from 'commander'
+
+export interface ControlPlaneFlags {
+  dir?: string
+  etcd?: string
+  etcdPrefix: string
+  port: string
+  host: string
+}
+
+export function registerControlPlane(program: Command): void {
+  program
+    .command('control-plane')
+    .description('serve the mesh policy to agents (GET /v1/policy, long polls with ETags); from a folder or from etcd')
+    .option('--dir <folder>', 'a folder holding mesh.yaml or mesh.json (the whole mesh document), watched for changes')
+    .option('--etcd <urls>', 'etcd client URLs, comma-separated; the document is the key <prefix>mesh')
+    .option('--etcd-prefix <prefix>', 'key prefix of this mesh in etcd', '/weft/')
+    .option('--port <port>', 'port to listen on (0 for any)', '7700')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (flags: ControlPlaneFlags) => {
+      const cp = await runControlPlane(flags)
+      const stop = () => {
+        cp.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        )
+      }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+}
+
+/** Starts the control plane the flags describe and prints where it listens; the command keeps it running until a signal. */
+export async function runControlPlane(flags: ControlPlaneFlags, log: (line: string) => void = console.log): Promise<ControlPlane> {
+  if ((flags.dir === undefined) === (flags.etcd === undefined))
+    throw new Error('weft control-plane: give exactly one of --dir <folder> and --etcd <urls>')
+  const port = Number(flags.port)
+  if (!/^\d{1,5}$/.test(flags.port) || port > 65_535) throw new Error(`weft control-plane: --port must be a port number, got ${flags.port}`)
+  const options: ControlPlaneOptions = { port, host: flags.host }
+  if (flags.dir !== undefined) options.dir = flags.dir
+  else options.store = etcdStore({ endpoints: (flags.etcd as string).split(',').map((u) => u.trim()), prefix: flags.etcdPrefix })
+  const cp = await createControlPlane(options)
+  const status = cp.status()
+  log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
+  return cp
+}

@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { runControlPlane } from '../src/commands/control-plane.js'
+import { createProgram } from '../src/index.js'
+
+async function folder(yaml: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-cli-cp-'))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'mesh.yaml'), yaml)
+  return dir
+}
+
+describe('weft control-plane', () => {
+  it('is a registered sub-command with --dir, --port and --host', () => {
+    const command = createProgram().commands.find((c) => c.name() === 'control-plane')
+    expect(command?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--dir', '--port', '--host', '--etcd']))
+  })
+
+  it('serves the folder it is given and prints where', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices:\n  payments:\n    endpoints: [ { address: 127.0.0.1:8081 } ]\n')
+    const lines: string[] = []
+    const cp = await runControlPlane({ dir, port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, (l) => lines.push(l))
+    onTestFinished(() => cp.close())
+
+    const res = await fetch(`${cp.url}/v1/policy?service=checkout`)
+
+    expect(res.status).toBe(200)
+    expect(lines[0]).toMatch(/^weft control plane on http:\/\/127\.0\.0\.1:\d+, policy from dir:.*, version [0-9a-f]{20}$/)
+  })
+
+  it('refuses both or neither of --dir and --etcd, and a bad port', async () => {
+    await expect(runControlPlane({ port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' })).rejects.toThrow('exactly one of --dir')
+    await expect(
+      runControlPlane({ dir: '.', etcd: 'http://127.0.0.1:2379', port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }),
+    ).rejects.toThrow('exactly one of --dir')
+    await expect(runControlPlane({ dir: '.', port: '77x', host: '127.0.0.1', etcdPrefix: '/weft/' })).rejects.toThrow(
+      '--port must be a port number',
+    )
+  })
+})
