@@ -1,2 +1,3 @@
 /** Endpoint pickers, outlier detection and endpoint health. */
-export {}
+export type { Balancer, BalancerOptions, BalancerSnapshot, EndpointSnapshot } from './balancer.js'
+export { balancer, createBalancer, LOAD_BALANCER_DEFAULTS } from './balancer.js'

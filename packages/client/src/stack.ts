@@ -2,6 +2,7 @@
  * The client stack, outermost first: compose(a, b)(h) calls a, then b, then h. Built once per
  * service from its policy and swapped whole on a policy update.
  */
+import { balancer } from '@weft/balancer'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import type { ServicePolicy } from '@weft/policy'
 
@@ -30,5 +31,14 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
   layer('route', 'matches the route; split, fault injection and mirroring act on it', () => undefined),
   layer('retry', 'each try goes back through the breaker and the balancer below', () => undefined),
   layer('breaker', 'service-level: sees every try, fails fast without touching the network', () => undefined),
-  layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', () => undefined),
+  layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) =>
+    balancer({
+      source: ctx.endpoints,
+      loadBalancer: ctx.service.loadBalancer,
+      outlierDetection: ctx.service.outlierDetection,
+      subsets: ctx.service.subsets,
+      clock: ctx.mesh.clock,
+      timers: ctx.mesh.timers,
+    }),
+  ),
 ]

@@ -1,0 +1,83 @@
+import type { Call, Handler, Reply } from '@weft/core'
+import { isWeftError } from '@weft/core'
+import { staticSource } from '@weft/discovery'
+import { describe, expect, it } from 'vitest'
+import { balancer } from '../src/index.js'
+
+function call(patch: Partial<Call> = {}): Call {
+  return {
+    direction: 'outbound',
+    service: 'payments',
+    method: 'GET',
+    path: '/',
+    authority: 'payments',
+    headers: {},
+    body: null,
+    replayable: true,
+    signal: undefined,
+    deadline: undefined,
+    attempt: 1,
+    route: undefined,
+    subset: undefined,
+    endpoint: undefined,
+    tried: [],
+    trace: undefined,
+    peer: undefined,
+    startedAt: 0,
+    ...patch,
+  }
+}
+
+const ok = (status = 200): Reply => ({ status, headers: {}, body: undefined })
+
+/** The network stand-in: records which endpoint each call reached. */
+function upstream() {
+  const seen: Call[] = []
+  const handler: Handler = async (c) => {
+    seen.push(c)
+    return ok()
+  }
+  return { seen, handler }
+}
+
+describe('balancer', () => {
+  it('round robin visits every endpoint in turn', async () => {
+    const net = upstream()
+    const handler = balancer({
+      source: staticSource(['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']),
+      loadBalancer: { type: 'round-robin' },
+    })(net.handler)
+    for (let i = 0; i < 6; i++) await handler(call())
+    const counts = new Map<string, number>()
+    for (const c of net.seen) counts.set(c.endpoint?.address ?? '', (counts.get(c.endpoint?.address ?? '') ?? 0) + 1)
+    expect([...counts.values()]).toEqual([2, 2, 2])
+    expect(net.seen.map((c) => c.tried)).toEqual(net.seen.map((c) => [c.endpoint?.address]))
+  })
+
+  it('sends a call with a subset only to endpoints whose labels match', async () => {
+    const net = upstream()
+    const source = staticSource([
+      { address: '10.0.0.1:80', labels: { version: 'v1' } },
+      { address: '10.0.0.2:80', labels: { version: 'v2' } },
+    ])
+    const handler = balancer({ source, subsets: { v2: { version: 'v2' } } })(net.handler)
+    for (let i = 0; i < 5; i++) await handler(call({ subset: 'v2' }))
+    expect(new Set(net.seen.map((c) => c.endpoint?.address))).toEqual(new Set(['10.0.0.2:80']))
+  })
+
+  it('a retry goes to another endpoint than the one it failed on', async () => {
+    const net = upstream()
+    const handler = balancer({ source: staticSource(['10.0.0.1:80', '10.0.0.2:80']) })(net.handler)
+    for (let i = 0; i < 20; i++) await handler(call({ attempt: 2, tried: ['10.0.0.1:80'] }))
+    expect(new Set(net.seen.map((c) => c.endpoint?.address))).toEqual(new Set(['10.0.0.2:80']))
+    expect(net.seen[0]?.tried).toEqual(['10.0.0.1:80', '10.0.0.2:80'])
+  })
+
+  it('fails with WEFT_NO_HEALTHY_ENDPOINT when the subset has no endpoint', async () => {
+    const net = upstream()
+    const handler = balancer({ source: staticSource(['10.0.0.1:80']), subsets: { v9: { version: 'v9' } } })(net.handler)
+    const err = await handler(call({ subset: 'v9' })).catch((e) => e)
+    expect(isWeftError(err) && err.code).toBe('WEFT_NO_HEALTHY_ENDPOINT')
+    expect(net.seen).toHaveLength(0)
+  })
+})
