@@ -4,12 +4,23 @@
  * when the control plane fails or lies.
  */
 import http from 'node:http'
+import https from 'node:https'
 import { type Clock, type Duration, parseDuration, systemClock, WeftError } from '@weft/core'
+import { describeCertificate } from '@weft/mtls'
 import type { Policy } from '@weft/policy'
 import { type Backoff, createBackoff } from './backoff.js'
 import { readCache, writeCache } from './cache.js'
-import { ExchangeError, exchange, type HttpResponse } from './http-request.js'
-import { etagOf, JSON_CONTENT_TYPE, POLICY_PATH, type PolicyEnvelope, SERVICE_NAME, versionOfEtag } from './protocol.js'
+import { type AgentIdentityOptions, CertificateKeeper, type CertificateStatus } from './certificates.js'
+import { ExchangeError, exchange, type HttpRequest, type HttpResponse } from './http-request.js'
+import {
+  CONTROL_PLANE_SPIFFE_PATH,
+  etagOf,
+  JSON_CONTENT_TYPE,
+  POLICY_PATH,
+  type PolicyEnvelope,
+  SERVICE_NAME,
+  versionOfEtag,
+} from './protocol.js'
 import { validateDocument } from './validate.js'
 
 export interface AgentLogger {
@@ -34,8 +45,13 @@ export interface AgentOptions {
   maxBytes?: number | undefined
   /** Full-jitter exponential backoff between failed polls. Default `{ base: '250ms', max: '30s' }`. */
   backoff?: { base?: Duration; max?: Duration } | undefined
-  /** TLS material when the source is `https:`: the trust bundle, and a client certificate if the control plane asks for one. */
-  tls?: { ca?: string; cert?: string; key?: string } | undefined
+  /**
+   * For an `https:` control plane before the agent has a certificate of its own: the mesh's trust bundle
+   * (PEM). The control plane must prove `spiffe://<trust domain>/ns/weft-system/sa/control-plane`.
+   */
+  tls?: { ca?: string } | undefined
+  /** Keep this service's certificate: obtain it (bootstrap token), renew it at half its lifetime. Default: off. */
+  identity?: AgentIdentityOptions | undefined
   /** Called with every policy accepted after the one `start()` resolved with; a rejection counts as a refused document. */
   onPolicy?: ((policy: Policy) => unknown) | undefined
   /** Where failures are reported. Default: `console.warn`. */
@@ -85,10 +101,15 @@ export interface AgentStatus {
   rejected: number
   /** Polls that failed (network, timeout, HTTP errors), refused documents included. */
   failures: number
+  /** The certificate kept by the agent, when `identity` is set. */
+  certificate?: CertificateStatus | undefined
 }
 
 export interface Agent {
-  /** Resolves with a first policy (control plane, or the cache when the control plane fails); same promise every time. */
+  /**
+   * Resolves with a first policy (control plane, or the cache when the control plane fails) — and, with
+   * `identity`, once a valid certificate is in its folder; same promise every time.
+   */
   start(): Promise<Policy>
   status(): AgentStatus
   /** Stops polling and closes connections; same promise every time. */
@@ -113,7 +134,7 @@ interface Settings {
   logger: AgentLogger
 }
 
-function resolveOptions(options: AgentOptions): Settings & { backoff: Backoff } {
+function resolveOptions(options: AgentOptions): Settings & { backoff: Backoff; certificateBackoff: Backoff } {
   const bad = (message: string) => new WeftError('WEFT_INVALID_ARGUMENT', `createAgent: ${message}`)
   if (typeof options?.service !== 'string' || !SERVICE_NAME.test(options.service))
     throw bad(`service must be a service name, got ${JSON.stringify(options?.service)}`)
@@ -154,6 +175,7 @@ function resolveOptions(options: AgentOptions): Settings & { backoff: Backoff } 
     clock: options.clock ?? systemClock,
     logger: options.logger ?? { warn: (message) => console.warn(`[weft agent] ${message}`) },
     backoff: createBackoff({ base: Math.max(1, base), max: Math.max(base, max), random: options.random ?? Math.random }),
+    certificateBackoff: createBackoff({ base: Math.max(1, base), max: Math.max(base, max), random: options.random ?? Math.random }),
   }
 }
 
@@ -170,7 +192,9 @@ class PolicyAgent implements Agent {
   readonly #s: Settings
   readonly #backoff: Backoff
   readonly #onPolicy: AgentOptions['onPolicy']
-  readonly #http = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  readonly #http = new http.Agent({ keepAlive: true, maxSockets: 2 })
+  readonly #https = new https.Agent({ keepAlive: true, maxSockets: 2 })
+  readonly #keeper: CertificateKeeper | undefined
   readonly #stop = new AbortController()
   #sourceIndex = 0
   #current: { version: string; policy: Policy } | undefined
@@ -185,10 +209,25 @@ class PolicyAgent implements Agent {
   #closing: Promise<void> | undefined
 
   constructor(options: AgentOptions) {
-    const { backoff, ...settings } = resolveOptions(options)
+    const { backoff, certificateBackoff, ...settings } = resolveOptions(options)
     this.#s = settings
     this.#backoff = backoff
     this.#onPolicy = options.onPolicy
+    this.#keeper =
+      options.identity === undefined
+        ? undefined
+        : new CertificateKeeper(options.identity, {
+            service: settings.service,
+            sources: () => this.#source,
+            nextSource: () => this.#nextSource(),
+            clock: settings.clock,
+            backoff: certificateBackoff,
+            tls: settings.tls,
+            requestTimeout: AGENT_DEFAULTS.requestSlack * 2,
+            agent: this.#https,
+            signal: this.#stop.signal,
+            warn: (m) => settings.logger.warn(m, { service: settings.service, kind: 'certificate' }),
+          })
     this.#status = {
       service: settings.service,
       source: this.#source.origin,
@@ -208,17 +247,53 @@ class PolicyAgent implements Agent {
   }
 
   start(): Promise<Policy> {
-    this.#starting ??= new Promise<Policy>((resolve, reject) => {
-      if (this.#closing !== undefined) return reject(unavailable(this.#s, 'the agent was closed before it started'))
-      this.#settleStart = { resolve, reject }
-      this.#startTimer = this.#s.clock.setTimer(() => this.#startTimedOut(), this.#s.startTimeout)
-      this.#loop = this.#run()
-    })
+    this.#starting ??= (() => {
+      const policy = new Promise<Policy>((resolve, reject) => {
+        if (this.#closing !== undefined) return reject(unavailable(this.#s, 'the agent was closed before it started'))
+        this.#settleStart = { resolve, reject }
+        this.#startTimer = this.#s.clock.setTimer(() => this.#startTimedOut(), this.#s.startTimeout)
+        this.#loop = this.#run()
+      })
+      if (this.#keeper === undefined) return policy
+      const certificate = this.#certificateReady(this.#keeper)
+      return Promise.all([policy, certificate]).then(([p]) => p)
+    })()
     return this.#starting
   }
 
+  /** The keeper's first certificate, within startTimeout. */
+  #certificateReady(keeper: CertificateKeeper): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.#s.clock.setTimer(() => {
+        const last = keeper.status().lastError
+        reject(
+          new WeftError(
+            'WEFT_POLICY_UNAVAILABLE',
+            `no certificate for ${this.#s.service} within ${this.#s.startTimeout}ms${last === undefined ? '' : `: ${last.message}`}`,
+            {
+              details: { service: this.#s.service, lastError: last },
+            },
+          ),
+        )
+        void this.close()
+      }, this.#s.startTimeout)
+      keeper.ready().then(
+        () => {
+          timer.cancel()
+          resolve()
+        },
+        (err: unknown) => {
+          timer.cancel()
+          reject(this.#closing !== undefined ? unavailable(this.#s, 'the agent was closed before a certificate arrived') : err)
+        },
+      )
+    })
+  }
+
   status(): AgentStatus {
-    return { ...this.#status, lastError: this.#status.lastError && { ...this.#status.lastError } }
+    const status: AgentStatus = { ...this.#status, lastError: this.#status.lastError && { ...this.#status.lastError } }
+    if (this.#keeper !== undefined) status.certificate = this.#keeper.status()
+    return status
   }
 
   close(): Promise<void> {
@@ -226,9 +301,11 @@ class PolicyAgent implements Agent {
       this.#status.state = 'closed'
       this.#stop.abort()
       this.#startTimer?.cancel()
+      this.#keeper?.close()
       this.#failStart(unavailable(this.#s, 'the agent was closed before a first policy arrived'))
       await this.#loop
       this.#http.destroy()
+      this.#https.destroy()
     })()
     return this.#closing
   }
@@ -248,9 +325,7 @@ class PolicyAgent implements Agent {
         this.#backoff.reset()
         continue
       }
-      // a failed replica: the next poll goes to the next one
-      this.#sourceIndex = (this.#sourceIndex + 1) % this.#s.sources.length
-      this.#status.source = this.#source.origin
+      this.#nextSource()
       if (!this.#started && this.#cached !== undefined) this.#adopt(this.#cached, 'cache')
       try {
         await this.#s.clock.sleep(this.#backoff.next(), this.#stop.signal)
@@ -258,6 +333,21 @@ class PolicyAgent implements Agent {
         break
       }
     }
+  }
+
+  /** A failed replica: the next request goes to the next one. */
+  #nextSource() {
+    this.#sourceIndex = (this.#sourceIndex + 1) % this.#s.sources.length
+    this.#status.source = this.#source.origin
+  }
+
+  /** TLS for an https control plane: our certificate when we have one, else the configured bundle. */
+  #tls(): HttpRequest['tls'] {
+    const id = this.#keeper?.current()
+    if (id !== undefined && this.#keeper !== undefined)
+      return { ca: id.bundle, cert: id.cert, key: id.key, serverIdentity: this.#keeper.controlPlaneId() }
+    const ca = this.#s.tls?.ca
+    return { ca, serverIdentity: this.#keeper?.controlPlaneId() ?? (ca === undefined ? undefined : controlPlaneIdFromBundle(ca)) }
   }
 
   /** One exchange; resolves when the answer was good (applied, or nothing new), throws otherwise. */
@@ -278,9 +368,9 @@ class PolicyAgent implements Agent {
       timeoutMs: this.#s.requestTimeout,
       maxBytes: this.#s.maxBytes,
       clock: this.#s.clock,
-      agent: this.#http,
+      agent: source.protocol === 'https:' ? this.#https : this.#http,
       signal: this.#stop.signal,
-      tls: this.#s.tls,
+      tls: source.protocol === 'https:' ? this.#tls() : undefined,
     })
     if (res.status === 304) {
       if (known === undefined)
@@ -466,4 +556,14 @@ function unavailable(s: Settings, why: string, last?: AgentProblem): WeftError {
       details: { service: s.service, sources: s.sources.map((u) => u.origin), cache: s.cache, lastError: last },
     },
   )
+}
+
+/** The control plane's SPIFFE ID in the trust domain of a bundle's anchor (its URI SAN is `spiffe://<trust domain>`). */
+function controlPlaneIdFromBundle(ca: string): string | undefined {
+  try {
+    const uri = describeCertificate(ca).uris[0]
+    return uri === undefined ? undefined : `spiffe://${new URL(uri).host}${CONTROL_PLANE_SPIFFE_PATH}`
+  } catch {
+    return undefined
+  }
 }

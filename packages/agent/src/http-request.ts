@@ -20,7 +20,15 @@ export interface HttpRequest {
   agent: http.Agent
   signal?: AbortSignal
   /** TLS material for an `https:` URL. */
-  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | undefined
+  tls?:
+    | {
+        ca?: string | undefined
+        cert?: string | undefined
+        key?: string | undefined
+        /** The SPIFFE ID the server must prove (its certificate's URI SAN), checked instead of the host name. */
+        serverIdentity?: string | undefined
+      }
+    | undefined
 }
 
 export interface HttpResponse {
@@ -66,6 +74,15 @@ export function exchange(req: HttpRequest): Promise<HttpResponse> {
       if (req.tls.ca !== undefined) options.ca = req.tls.ca
       if (req.tls.cert !== undefined) options.cert = req.tls.cert
       if (req.tls.key !== undefined) options.key = req.tls.key
+      const expected = req.tls.serverIdentity
+      if (expected !== undefined) {
+        // a mesh names its control plane by identity, not by DNS: the chain is verified against `ca`, then the URI SAN must match
+        options.checkServerIdentity = (_host, cert) => {
+          const uris = (cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('URI:'))
+          if (uris.length === 1 && uris[0] === `URI:${expected}`) return undefined
+          return new Error(`the server is not ${expected} (its certificate names ${uris.join(', ') || 'no URI'})`)
+        }
+      }
     }
     const outgoing = (req.url.protocol === 'https:' ? https : http).request(req.url, options)
     const timer = req.clock.setTimer(

@@ -50,5 +50,8 @@ export function versionOfEtag(etag: string | undefined): string | undefined {
   return m?.[1]
 }
 
+/** The path of the control plane's own SPIFFE ID (`spiffe://<trust domain>/ns/weft-system/sa/control-plane`): what an agent checks over HTTPS. */
+export const CONTROL_PLANE_SPIFFE_PATH = '/ns/weft-system/sa/control-plane'
+
 /** Service names the protocol carries: what a host name label allows, dots included. */
 export const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createTrustAnchor } from '@weft/mtls'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { runControlPlane } from '../src/commands/control-plane.js'
 import { createProgram } from '../src/index.js'
@@ -28,6 +29,29 @@ describe('weft control-plane', () => {
 
     expect(res.status).toBe(200)
     expect(lines[0]).toMatch(/^weft control plane on http:\/\/127\.0\.0\.1:\d+, policy from dir:.*, version [0-9a-f]{20}$/)
+  })
+
+  it('issues certificates over HTTPS when given a trust anchor', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
+    await writeFile(join(dir, 'anchor.key'), anchor.key)
+    await writeFile(join(dir, 'tokens.json'), JSON.stringify({ t0ken: 'checkout' }))
+    const flags = {
+      dir,
+      port: '0',
+      host: '127.0.0.1',
+      etcdPrefix: '/weft/',
+      anchorCert: join(dir, 'anchor.pem'),
+      anchorKey: join(dir, 'anchor.key'),
+      bootstrapTokens: join(dir, 'tokens.json'),
+    }
+
+    const cp = await runControlPlane(flags, () => {})
+    onTestFinished(() => cp.close())
+
+    expect(cp.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    expect(cp.status().certificates).toEqual({ issued: 0, refused: 0 })
   })
 
   it('refuses both or neither of --dir and --etcd, and a bad port', async () => {

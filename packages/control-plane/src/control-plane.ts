@@ -8,7 +8,7 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { CERTIFICATES_PATH, etagOf, JSON_CONTENT_TYPE, POLICY_PATH, SERVICE_NAME, versionOfEtag } from '@weft/agent'
 import { type Clock, type Duration, parseDuration, systemClock, type TimerHandle, WeftError } from '@weft/core'
-import { type CertificateAuthority, type CertificateAuthorityOptions, createCertificateAuthority } from './certificates.js'
+import { type CertificateAuthorityOptions, createCertificateAuthority } from './certificates.js'
 import { directoryStore } from './directory-store.js'
 import type { PolicySnapshot, PolicyStore, StoreLogger } from './store.js'
 

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createControlPlane, etcdStore } from '../src/index.js'
 import { get, meshYaml, quiet, recordingLogger, startEtcd } from './helpers.js'
 
-async function replica(etcdUrl: string, logger = quiet) {
+async function replica(etcdUrl: string, logger: { warn(message: string): void; info?(message: string): void } = quiet) {
   const cp = await createControlPlane({
     store: etcdStore({ endpoints: [etcdUrl], retry: { base: '20ms', max: '200ms' } }),
     port: 0,

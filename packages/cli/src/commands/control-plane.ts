@@ -1,5 +1,8 @@
 /** `weft control-plane`: serves the policy in a folder (or in etcd) to mesh agents, and signs their certificates. */
+
+import { readFile } from 'node:fs/promises'
 import { type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
+import { loadTrustAnchor } from '@weft/mtls'
 import type { Command } from 'commander'
 
 export interface ControlPlaneFlags {
@@ -8,6 +11,10 @@ export interface ControlPlaneFlags {
   etcdPrefix: string
   port: string
   host: string
+  anchorCert?: string
+  anchorKey?: string
+  bootstrapTokens?: string
+  certLifetime?: string
 }
 
 export function registerControlPlane(program: Command): void {
@@ -19,6 +26,10 @@ export function registerControlPlane(program: Command): void {
     .option('--etcd-prefix <prefix>', 'key prefix of this mesh in etcd', '/weft/')
     .option('--port <port>', 'port to listen on (0 for any)', '7700')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--anchor-cert <file>', "the trust anchor's certificate (PEM): turns on certificate issuing and HTTPS")
+    .option('--anchor-key <file>', "the trust anchor's private key (PEM)")
+    .option('--bootstrap-tokens <file>', 'a JSON file { "<token>": "<service>" } of tokens for first certificates')
+    .option('--cert-lifetime <duration>', 'lifetime of issued certificates', '24h')
     .action(async (flags: ControlPlaneFlags) => {
       const cp = await runControlPlane(flags)
       const stop = () => {
@@ -41,6 +52,14 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
   const options: ControlPlaneOptions = { port, host: flags.host }
   if (flags.dir !== undefined) options.dir = flags.dir
   else options.store = etcdStore({ endpoints: (flags.etcd as string).split(',').map((u) => u.trim()), prefix: flags.etcdPrefix })
+  if ((flags.anchorCert === undefined) !== (flags.anchorKey === undefined))
+    throw new Error('weft control-plane: --anchor-cert and --anchor-key go together')
+  if (flags.anchorCert !== undefined && flags.anchorKey !== undefined) {
+    const anchor = loadTrustAnchor({ cert: await readFile(flags.anchorCert, 'utf8'), key: await readFile(flags.anchorKey, 'utf8') })
+    const bootstrapTokens =
+      flags.bootstrapTokens === undefined ? {} : (JSON.parse(await readFile(flags.bootstrapTokens, 'utf8')) as Record<string, string>)
+    options.certificates = { anchor, bootstrapTokens, lifetime: flags.certLifetime ?? '24h' }
+  }
   const cp = await createControlPlane(options)
   const status = cp.status()
   log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
