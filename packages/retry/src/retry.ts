@@ -1,0 +1,220 @@
+/**
+ * The retry layer: a failed try is tried again — on another endpoint, after a full-jitter backoff,
+ * while the service's retry budget allows and only when repeating is safe. The first try runs
+ * with no retry machinery; everything else happens only after a failure.
+ */
+import {
+  type Call,
+  type Clock,
+  createTimerQueue,
+  Deadline,
+  type Duration,
+  errorKind,
+  type Middleware,
+  type Outcome,
+  parseDuration,
+  type Reply,
+  systemClock,
+  TIMEOUT_HEADER,
+  type TimerQueue,
+  WeftError,
+} from '@weft/core'
+import type { ServicePolicy } from '@weft/policy'
+import { accept, budgetExhausted, final, noteEndpoint, notRetryable, perTryTimedOut, type RetryEnv } from './answers.js'
+import { fullJitter, NEVER, pushback } from './backoff.js'
+import { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './budget.js'
+import { hedged } from './hedge.js'
+import { LinkedSignal } from './linked-signal.js'
+import { ReplayBody } from './replay-body.js'
+import { idempotent, refusal } from './safety.js'
+import {
+  forStack,
+  RETRY_DEFAULTS,
+  type RetrySettingsOptions,
+  type RouteSettings,
+  settingsFromOptions,
+  settingsFromService,
+} from './settings.js'
+import { tryHeaders } from './try-headers.js'
+
+export interface RetryOptions extends RetrySettingsOptions {
+  /**
+   * The service's resolved policy. When given, each call uses the `retries`, `timeout` and `hedge`
+   * of its route (by `call.route`), or the service's own for a call with no known route, and the
+   * settings above are not used.
+   */
+  service?: ServicePolicy
+  /** The service's retry budget, or its options. Default the policy's `retries.budget`, else `{ ratio: 0.2, minPerSecond: 10, window: '10s' }`. */
+  budget?: RetryBudgetOptions | RetryBudget
+  /** The longest `Retry-After` honoured when the call has no deadline; past it the reply is final. Default `10s`. */
+  maxRetryAfter?: Duration
+  /** Backoff sleeps, per-try timeouts and the budget window run on it. Default `systemClock`. */
+  clock?: Clock
+  /** The mesh's shared timer queue for per-try timeouts and hedges. Default: one per stack on `clock`. */
+  timers?: TimerQueue
+  /** Random numbers in [0, 1) for the jitter. Default `Math.random`. */
+  random?: () => number
+}
+
+/** Retries a failed call while the retry budget allows it, and only when repeating is safe. */
+export function retry(options: RetryOptions = {}): Middleware {
+  const clock = options.clock ?? systemClock
+  const random = options.random ?? Math.random
+  const maxRetryAfter =
+    options.maxRetryAfter === undefined ? RETRY_DEFAULTS.maxRetryAfter : parseOption('maxRetryAfter', options.maxRetryAfter)
+  const configured =
+    options.service === undefined
+      ? { routes: new Map<string, RouteSettings>(), fallback: settingsFromOptions(options, undefined) }
+      : settingsFromService(options.service)
+  const shared = isBudget(options.budget) ? options.budget : undefined
+  const budgetOptions: RetryBudgetOptions =
+    shared === undefined ? { ...options.service?.retries?.budget, ...(options.budget as RetryBudgetOptions) } : {}
+  if (shared === undefined) createRetryBudget({ ...budgetOptions, clock }) // validates once, here
+
+  return (next) => {
+    const budget = shared ?? createRetryBudget({ ...budgetOptions, clock })
+    const timers = options.timers ?? createTimerQueue(clock)
+    const routes = new Map<string, RouteSettings>()
+    for (const [name, s] of configured.routes) routes.set(name, forStack(s))
+    const fallback = forStack(configured.fallback)
+    const env: RetryEnv = { next, budget, timers, clock, random, maxRetryAfter }
+
+    return function retrying(call: Call): Promise<Reply> {
+      const s = call.route === undefined ? fallback : (routes.get(call.route) ?? fallback)
+      budget.deposit()
+      // one try and nothing to time: stamp the attempt and go
+      if (s.single && s.timeout === undefined) return next(firstTry(call))
+      return run(env, call, s)
+    }
+  }
+}
+
+/** The first try of a call that has no retries to make. */
+function firstTry(call: Call): Call {
+  const remaining =
+    call.deadline === undefined || call.headers[TIMEOUT_HEADER] !== undefined ? Number.POSITIVE_INFINITY : call.deadline.remainingMs()
+  return { ...call, headers: tryHeaders(call.headers, 1, remaining), attempt: 1, tried: [] }
+}
+
+/** Tightens the deadline to the route's timeout, then tries (with hedges, when the route has them). */
+async function run(env: RetryEnv, call: Call, s: RouteSettings): Promise<Reply> {
+  let bounded = call
+  let overall: LinkedSignal | undefined
+  if (s.timeout !== undefined) {
+    const at = env.clock.now() + s.timeout
+    if (call.deadline === undefined || at < call.deadline.at) {
+      overall = new LinkedSignal(call.signal, env.timers, at, () => routeTimeoutExceeded(call, s))
+      bounded = { ...call, deadline: new Deadline(at, env.clock), signal: overall.signal }
+    }
+  }
+  try {
+    const reply =
+      s.hedge !== undefined && s.hedge.maxAttempts > 1 && hedgeable(bounded, s)
+        ? await hedged(env, bounded, s)
+        : await retried(env, bounded, s, overall !== undefined)
+    return overall === undefined ? reply : overall.wrap(reply)
+  } catch (err) {
+    overall?.release()
+    throw err
+  }
+}
+
+/** Tries one after another until one is final, the attempts run out, or the budget or safety says stop. */
+async function retried(env: RetryEnv, call: Call, s: RouteSettings, tightened: boolean): Promise<Reply> {
+  const { next, clock, timers } = env
+  const tried: string[] = []
+  const known = call.body === null || call.body === undefined || call.replayable
+  let replay: ReplayBody | undefined
+  let body = call.body
+  if (!known && s.attempts > 1 && ReplayBody.accepts(call.body)) {
+    // a POST without a key is retried only when nothing was sent: no need to keep a copy of its body
+    replay = new ReplayBody(call.body, idempotent(call, s.unsafe) ? s.bufferLimit : 0, contentLength(call))
+    body = replay.next()
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    const now = clock.now()
+    const deadlineAt = call.deadline === undefined ? Number.POSITIVE_INFINITY : call.deadline.at
+    let tryAt = deadlineAt
+    let timer: LinkedSignal | undefined
+    if (s.perTryTimeout !== undefined && now + s.perTryTimeout < deadlineAt) {
+      tryAt = now + s.perTryTimeout
+      const n = attempt
+      timer = new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, n, s))
+    }
+    // the deadline layer wrote the headers for this deadline a moment ago: keep them on the first try
+    const reuse = attempt === 1 && !tightened && timer === undefined && call.headers[TIMEOUT_HEADER] !== undefined
+    let outcome: Outcome
+    try {
+      outcome = {
+        reply: await next({
+          ...call,
+          headers: tryHeaders(call.headers, attempt, reuse ? Number.POSITIVE_INFINITY : tryAt - now),
+          attempt,
+          tried,
+          body,
+          signal: timer === undefined ? call.signal : timer.signal,
+          deadline: timer === undefined ? call.deadline : new Deadline(tryAt, clock),
+        }),
+      }
+    } catch (error) {
+      outcome = { error }
+    }
+    noteEndpoint(tried, attempt, outcome)
+
+    const reply = outcome.reply
+    if (reply !== undefined) {
+      if (!(reply.status < 600 && s.statuses[reply.status] === 1)) return accept(reply, attempt, timer)
+    } else if (!s.kinds.has(errorKind(outcome.error))) {
+      timer?.release()
+      throw outcome.error
+    }
+
+    // a retry is wanted: is one allowed?
+    if (attempt >= s.attempts) return final(outcome, attempt, timer)
+    const unsafe = refusal(call, outcome, s.unsafe, replay, known)
+    if (unsafe !== undefined) return notRetryable(call, s, outcome, attempt, unsafe, timer)
+    const later = clock.now()
+    let delay = reply === undefined ? undefined : pushback(reply, later)
+    if (delay === NEVER) return final(outcome, attempt, timer)
+    if (delay === undefined) delay = fullJitter(attempt, s.backoffBase, s.backoffMax, env.random)
+    else if (deadlineAt === Number.POSITIVE_INFINITY && delay > env.maxRetryAfter) return final(outcome, attempt, timer)
+    // no time left for another try after the wait: the last outcome is the answer
+    if (later + delay >= deadlineAt) return final(outcome, attempt, timer)
+    if (!env.budget.tryWithdraw()) return budgetExhausted(call, s, outcome, attempt, timer)
+
+    reply?.body?.discard()
+    timer?.release()
+    if (replay !== undefined) body = replay.next()
+    if (delay > 0) await clock.sleep(delay, call.signal)
+  }
+}
+
+/** Safe to send twice at once: an idempotent call whose body is in memory. */
+export function hedgeable(call: Call, s: RouteSettings): boolean {
+  return idempotent(call, s.unsafe) && (call.body === null || call.body === undefined || call.replayable)
+}
+
+function routeTimeoutExceeded(call: Call, s: RouteSettings): WeftError {
+  const where = s.route === undefined ? '' : ` (route ${s.route})`
+  return new WeftError('WEFT_DEADLINE_EXCEEDED', `call to ${call.service} exceeded its timeout of ${s.timeout}ms${where}`, {
+    details: { service: call.service, route: s.route, budgetMs: s.timeout, source: 'timeout' },
+  })
+}
+
+function contentLength(call: Call): number | undefined {
+  const v = call.headers['content-length']
+  return typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : undefined
+}
+
+function isBudget(b: unknown): b is RetryBudget {
+  return typeof b === 'object' && b !== null && typeof (b as RetryBudget).tryWithdraw === 'function'
+}
+
+function parseOption(name: string, value: Duration): number {
+  try {
+    return parseDuration(value)
+  } catch (err) {
+    throw new WeftError('WEFT_INVALID_ARGUMENT', `retry: ${name}: ${(err as Error).message}`, { cause: err })
+  }
+}
