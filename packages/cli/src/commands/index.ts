@@ -1,8 +1,9 @@
 /** Every `weft` sub-command; each file registers one on the program. */
 import type { Command } from 'commander'
+import { registerCerts } from './certs.js'
 import { registerControlPlane } from './control-plane.js'
 
 export type Register = (program: Command) => void
 
 // Sub-commands register here, one import and one entry each.
-export const commands: Register[] = [registerControlPlane]
+export const commands: Register[] = [registerControlPlane, registerCerts]
