@@ -217,6 +217,44 @@ describe('certificates', () => {
     expect(res.body.error?.message).toContain('bad certificate request')
   })
 
+  it('TLS failure: an agent that does not trust the control plane never takes its policy', async () => {
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const stranger = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const cp = await issuingControlPlane(anchor)
+    const agent = createAgent({
+      source: cp.url,
+      service: 'checkout',
+      logger: quiet,
+      tls: { ca: stranger.cert },
+      startTimeout: '300ms',
+      backoff: { base: '10ms', max: '50ms' },
+    })
+
+    await expect(agent.start()).rejects.toMatchObject({ code: 'WEFT_POLICY_UNAVAILABLE' })
+    expect(agent.status().lastError).toMatchObject({ kind: 'network' })
+    expect(agent.status().lastError?.message).toMatch(/certificate/i)
+  })
+
+  it('a server with a certificate from the right anchor but another identity is not the control plane', async () => {
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const workload = await issueCertificate({ anchor, spiffeId: 'spiffe://weft.local/ns/default/sa/payments' })
+    const server = https.createServer({ cert: workload.cert, key: workload.key }, (_req, res) => res.end('{}'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const { port } = server.address() as { port: number }
+    const agent = createAgent({
+      source: `https://127.0.0.1:${port}`,
+      service: 'checkout',
+      logger: quiet,
+      tls: { ca: anchor.cert },
+      startTimeout: '300ms',
+      backoff: { base: '10ms', max: '50ms' },
+    })
+
+    await expect(agent.start()).rejects.toMatchObject({ code: 'WEFT_POLICY_UNAVAILABLE' })
+    expect(agent.status().lastError?.message).toContain('the server is not spiffe://weft.local/ns/weft-system/sa/control-plane')
+  })
+
   it('without a token or a certificate, start() gives up at startTimeout and says why', async () => {
     const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
     const cp = await issuingControlPlane(anchor)
