@@ -4,7 +4,9 @@
  */
 import { balancer } from '@weft/balancer'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
+import { deadline } from '@weft/deadline'
 import type { ServicePolicy } from '@weft/policy'
+import { retry } from '@weft/retry'
 
 /** What the whole mesh shares; built once by createMesh. */
 export interface MeshContext {
@@ -27,9 +29,14 @@ export interface ServiceContext {
 export const clientLayers: readonly Layer<ServiceContext>[] = [
   layer('trace', 'first, so the span covers routing, retries and queueing', () => undefined),
   layer('metrics', 'outside retry: a request counts once, its attempts apart', () => undefined),
-  layer('deadline', 'before routing, so an expired call never picks an endpoint', () => undefined),
+  layer('deadline', 'before routing, so an expired call never picks an endpoint', (ctx) =>
+    // the loosest route timeout of the service; the retry layer tightens it to the matched route's
+    deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
+  ),
   layer('route', 'matches the route; split, fault injection and mirroring act on it', () => undefined),
-  layer('retry', 'each try goes back through the breaker and the balancer below', () => undefined),
+  layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) =>
+    retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
+  ),
   layer('breaker', 'service-level: sees every try, fails fast without touching the network', () => undefined),
   layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) =>
     balancer({

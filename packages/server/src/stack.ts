@@ -3,6 +3,7 @@
  * from the policy of this process's own service and swapped whole on a policy update.
  */
 import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
+import { inboundDeadline } from '@weft/deadline'
 import type { Policy, ServicePolicy } from '@weft/policy'
 
 /** What the inbound stack is built from. */
@@ -20,7 +21,10 @@ export interface InboundContext {
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
 export const serverLayers: readonly Layer<InboundContext>[] = [
   layer('trace', 'first, so the server span covers everything and the trace id reaches the handler', () => undefined),
-  layer('deadline', 'before any work: a request that arrives expired is answered 504 at once', () => undefined),
+  layer('deadline', 'before any work: a request that arrives expired is answered 504 at once', (ctx) =>
+    // invalid deadline headers are counted in @weft/deadline's inboundDeadlineStats
+    inboundDeadline({ clock: ctx.clock, timers: ctx.timers }),
+  ),
   layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', () => undefined),
   layer('metrics', 'counts what the service actually served, with its fate', () => undefined),
   layer('concurrency', 'last before the handler: sheds load the handler would otherwise queue', () => undefined),
