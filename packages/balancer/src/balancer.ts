@@ -1,36 +1,52 @@
 /**
  * The balancer layer: picks an endpoint for each try from the call's subset, avoids the endpoints
- * earlier tries failed on, and feeds every outcome back into latency and health.
+ * earlier tries used, and feeds every outcome back into latency (EWMA, least request) and health
+ * (outlier detection). Per service it keeps one pool per subset, each with its healthy list and
+ * picker built once per change, so a call never scans the endpoints.
  */
 import {
+  activeCall,
   type Call,
   type Clock,
   classify,
+  createTimerQueue,
   type Endpoint,
   type EndpointSource,
+  errorKind,
   type Handler,
+  headerValue,
   type Middleware,
+  type OutcomeKind,
   systemClock,
   type TimerQueue,
+  type Verdict,
   WeftError,
 } from '@weft/core'
-import type { LoadBalancerPolicy, OutlierDetectionPolicy } from '@weft/policy'
+import type { HashOn, LoadBalancerPolicy, LoadBalancerType, OutlierDetectionPolicy } from '@weft/policy'
 import { EndpointState } from './endpoint-state.js'
+import { estimate, ewma, observe } from './ewma.js'
+import { hashString } from './hash.js'
+import { leastRequest } from './least-request.js'
+import { maglev } from './maglev.js'
+import { OUTLIER_DETECTION_DEFAULTS, OutlierDetector } from './outlier-detection.js'
 import { EMPTY_PICKER, type Picker } from './picker.js'
-import { roundRobin } from './round-robin.js'
+import { ringHash } from './ring-hash.js'
+import { weightedRoundRobin } from './weighted-round-robin.js'
 
 export interface BalancerOptions {
   /** Where the service's endpoints come from; the balancer follows its changes. */
   source: EndpointSource
-  /** Which picker and its knobs. Default EWMA power-of-two-choices (`LOAD_BALANCER_DEFAULTS`). */
+  /** Which picker and its knobs. Default `{ type: 'ewma', decay: 10s, defaultRtt: 30ms, activeRequestBias: 1 }`. */
   loadBalancer?: Partial<LoadBalancerPolicy>
-  /** Per-endpoint ejection; `false` turns it off. Default on (`OUTLIER_DETECTION_DEFAULTS`). */
+  /** Per-endpoint ejection; `false` turns it off. Default on, with `OUTLIER_DETECTION_DEFAULTS`. */
   outlierDetection?: Partial<OutlierDetectionPolicy> | false
   /** Subset name → label selector; `call.subset` names one. Default none. */
   subsets?: Readonly<Record<string, Readonly<Record<string, string>>>>
+  /** Routes whose own `hashOn` overrides the service's for ring hash and Maglev. Default none. */
+  routes?: readonly { readonly name: string; readonly hashOn: HashOn | undefined }[]
   /** Clock for latency and ejection times; tests pass a manual clock. Default `systemClock`. */
   clock?: Clock
-  /** The mesh's shared timer queue for the outlier-detection interval. Default: one made on `clock`. */
+  /** The mesh's shared timer queue, for the outlier-detection interval. Default: one of its own on `clock`. */
   timers?: TimerQueue
 }
 
@@ -43,12 +59,15 @@ export const LOAD_BALANCER_DEFAULTS: LoadBalancerPolicy = {
   hashOn: undefined,
 }
 
+/** Slow start never sends less than this share of an endpoint's weight (Envoy's `min_weight_percent`). */
+const SLOW_START_MIN_FACTOR = 0.1
+
 /** A balancer for one service: its middleware and what operators can see of its endpoints. */
 export interface Balancer {
   readonly middleware: Middleware
-  /** Per-endpoint state now, as plain data. */
+  /** Per-endpoint state now, as plain data (JSON-serialisable). */
   snapshot(): BalancerSnapshot
-  /** Stops following the source and the interval timer. */
+  /** Stops following the source and stops the outlier-detection timer. */
   close(): void
 }
 
@@ -56,17 +75,38 @@ export interface EndpointSnapshot {
   address: string
   labels: Record<string, string>
   weight: number
+  /** `probing`: back from ejection; its next failure ejects it again, its next success makes it healthy. */
   health: 'healthy' | 'ejected' | 'probing'
+  /** When ejected: epoch ms it may return at, and why it was ejected. */
+  ejectedUntil?: number
+  ejectionReason?: string
+  /** Ejections so far (multiplies the next ejection time; decays while healthy). */
+  ejections: number
   inFlight: number
-  /** Latency estimate in ms. */
+  /** Latency estimate in ms (peak EWMA, decayed for idle time). */
   ewmaMs: number
   requests: number
   failures: number
+  /** True while the endpoint is ramping up under slow start. */
+  slowStart: boolean
+  /** Subsets the endpoint belongs to. */
+  subsets: string[]
+}
+
+export interface PoolSnapshot {
+  /** The subset name, or `undefined` for every endpoint of the service. */
+  subset: string | undefined
+  endpoints: number
+  healthy: number
+  /** Fewer healthy than the panic threshold: traffic goes to every endpoint, ejected ones included. */
+  panic: boolean
 }
 
 export interface BalancerSnapshot {
-  picker: LoadBalancerPolicy['type']
+  picker: LoadBalancerType
+  outlierDetection: boolean
   endpoints: EndpointSnapshot[]
+  pools: PoolSnapshot[]
 }
 
 /** The balancer as a plain middleware; use `createBalancer` to keep a handle for `snapshot()`. */
@@ -75,46 +115,155 @@ export function balancer(options: BalancerOptions): Middleware {
 }
 
 interface Pool {
-  readonly name: string | undefined
+  readonly subset: string | undefined
   readonly selector: Readonly<Record<string, string>> | undefined
+  /** Every endpoint the selector matches. */
   members: EndpointState[]
+  /** What the picker chooses from: the healthy members, or all of them in panic. */
+  active: EndpointState[]
+  panic: boolean
   picker: Picker
 }
 
 /** Builds a service's balancer once: endpoint state, one pool per subset, the picker of each. */
 export function createBalancer(options: BalancerOptions): Balancer {
   const clock = options.clock ?? systemClock
-  const lb: LoadBalancerPolicy = { ...LOAD_BALANCER_DEFAULTS, ...options.loadBalancer }
+  const lb: LoadBalancerPolicy = { ...LOAD_BALANCER_DEFAULTS, ...stripUndefined(options.loadBalancer ?? {}) }
+  validate(lb)
+  const od: OutlierDetectionPolicy | undefined =
+    options.outlierDetection === false ? undefined : { ...OUTLIER_DETECTION_DEFAULTS, ...stripUndefined(options.outlierDetection ?? {}) }
   const states = new Map<string, EndpointState>()
-  const all: Pool = { name: undefined, selector: undefined, members: [], picker: EMPTY_PICKER }
+  const all = newPool(undefined, undefined)
   const subsets = new Map<string, Pool>()
-  for (const [name, selector] of Object.entries(options.subsets ?? {})) {
-    subsets.set(name, { name, selector, members: [], picker: EMPTY_PICKER })
+  for (const [name, selector] of Object.entries(options.subsets ?? {})) subsets.set(name, newPool(name, selector))
+  const pools = [all, ...subsets.values()]
+  const slowStart = lb.slowStartWindow
+  const hashed = lb.type === 'ring-hash' || lb.type === 'maglev'
+  const hashOnByRoute = new Map<string, HashOn>()
+  for (const r of options.routes ?? []) if (r.hashOn !== undefined) hashOnByRoute.set(r.name, r.hashOn)
+  let initial = true
+
+  const detector =
+    od === undefined
+      ? undefined
+      : new OutlierDetector(
+          od,
+          clock,
+          options.timers ?? createTimerQueue(clock),
+          () => all.members,
+          (returned) => {
+            if (slowStart !== undefined) for (const s of returned) s.slowStartFrom = clock.monotonic()
+            refreshActive()
+          },
+        )
+
+  function buildPicker(list: EndpointState[]): Picker {
+    if (list.length === 0) return EMPTY_PICKER
+    switch (lb.type) {
+      case 'round-robin':
+        return weightedRoundRobin(list)
+      case 'least-request':
+        return leastRequest(list, lb.activeRequestBias)
+      case 'ring-hash':
+        return ringHash(list)
+      case 'maglev':
+        return maglev(list)
+      default:
+        return ewma(list, lb.decay)
+    }
   }
 
-  function rebuild(endpoints: readonly Endpoint[]) {
+  /** Recomputes each pool's active list (health or panic changed) and rebuilds pickers whose list changed. */
+  function refreshActive() {
+    const threshold = od?.panicThreshold ?? 0
+    for (const pool of pools) {
+      const healthy = pool.members.filter((s) => s.health !== 'ejected')
+      const panic = healthy.length === 0 || healthy.length * 100 < threshold * pool.members.length
+      const active = panic ? pool.members : healthy
+      pool.panic = panic && pool.members.length > 0 && healthy.length < pool.members.length
+      if (!sameList(active, pool.active)) {
+        pool.active = active
+        pool.picker = buildPicker(active)
+      }
+    }
+  }
+
+  /** The source changed: keep state by address, add and drop endpoints, recompute subsets. */
+  function onEndpoints(endpoints: readonly Endpoint[]) {
     const now = clock.monotonic()
     const seen = new Set<string>()
     for (const e of endpoints) {
       seen.add(e.address)
       const s = states.get(e.address)
-      if (s === undefined) states.set(e.address, new EndpointState(e, lb.defaultRtt, now))
-      else s.endpoint = e
+      if (s === undefined) {
+        const fresh = new EndpointState(e, lb.defaultRtt, now)
+        if (!initial && slowStart !== undefined) fresh.slowStartFrom = now
+        states.set(e.address, fresh)
+      } else s.endpoint = e
     }
     for (const address of states.keys()) if (!seen.has(address)) states.delete(address)
+    initial = false
     all.members = [...states.values()]
-    for (const pool of subsets.values()) {
-      pool.members = all.members.filter((s) => matches(s.endpoint, pool.selector))
-    }
-    for (const pool of [all, ...subsets.values()]) pool.picker = roundRobin(pool.members)
+    for (const pool of subsets.values()) pool.members = all.members.filter((s) => matches(s.endpoint, pool.selector))
+    for (const pool of pools) pool.active = [] // force a rebuild: weights or labels may have changed
+    refreshActive()
   }
 
-  rebuild(options.source.current())
-  const unsubscribe = options.source.subscribe(rebuild)
+  onEndpoints(options.source.current())
+  const unsubscribe = options.source.subscribe(onEndpoints)
+
+  /** Ring hash and Maglev key of a call: a header, a cookie or the caller's identity; -1 for none. */
+  function hashOf(call: Call): number {
+    const on = (call.route === undefined ? undefined : hashOnByRoute.get(call.route)) ?? lb.hashOn
+    if (on === undefined) return -1
+    let key: string | undefined
+    if ('header' in on) key = headerValue(call.headers, on.header.toLowerCase())
+    else if ('cookie' in on) key = cookieValue(headerValue(call.headers, 'cookie'), on.cookie)
+    else key = (activeCall()?.peer ?? call.peer)?.identity
+    return key === undefined ? -1 : hashString(key)
+  }
+
+  /** Picks from the pool; slow start thins a ramping endpoint's share; a retry steers away from tried endpoints. */
+  function choose(pool: Pool, call: Call, now: number): EndpointState | undefined {
+    const hash = hashed ? hashOf(call) : -1
+    let picked = pool.picker.pick(now, hash)
+    if (picked === undefined) return undefined
+    if (slowStart !== undefined && picked.slowStartFrom !== undefined && !hashed) {
+      for (let i = 0; i < 4 && picked.slowStartFrom !== undefined; i++) {
+        const f = slowStartFactor(picked, now, slowStart)
+        if (f >= 1 || Math.random() < f) break
+        picked = pool.picker.pick(now, hash) as EndpointState
+      }
+    }
+    const tried = call.tried
+    if (tried.length === 0 || !tried.includes(picked.address)) return picked
+    const active = pool.active
+    const n = active.length
+    const start = (Math.random() * n) | 0
+    for (let i = 0; i < n; i++) {
+      const s = active[(start + i) % n] as EndpointState
+      if (!tried.includes(s.address)) return s
+    }
+    return picked
+  }
+
+  function settle(s: EndpointState, started: number, kind: OutcomeKind, verdict: Verdict) {
+    s.inFlight--
+    s.requests++
+    const now = clock.monotonic()
+    const failed = verdict !== 'success'
+    if (failed) s.failures++
+    if (kind !== 'aborted') {
+      // a failure counts at least as slow as the estimate, so that fast failures never attract traffic
+      const took = now - started
+      observe(s, failed ? Math.max(took, 2 * s.rtt, lb.defaultRtt) : took, now, lb.decay)
+    }
+    detector?.record(s, kind, verdict)
+  }
 
   function noEndpoint(call: Call, pool: Pool | undefined): WeftError {
     const where = call.subset === undefined ? '' : ` in subset ${call.subset}`
-    const why = pool === undefined ? `unknown subset ${call.subset}` : pool.members.length === 0 ? 'no endpoints' : 'no healthy endpoints'
+    const why = pool === undefined ? `unknown subset ${call.subset}` : 'no endpoints'
     return new WeftError('WEFT_NO_HEALTHY_ENDPOINT', `${call.service}: no endpoint to send to${where} (${why})`, {
       details: { service: call.service, subset: call.subset, endpoints: pool?.members.length ?? 0 },
     })
@@ -123,59 +272,119 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const middleware: Middleware = (next: Handler): Handler =>
     async function balancing(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
-      const now = clock.monotonic()
-      const picked = pool === undefined ? undefined : choose(pool, call, now)
+      const started = clock.monotonic()
+      const picked = pool === undefined ? undefined : choose(pool, call, started)
       if (picked === undefined) throw noEndpoint(call, pool)
       const tried = call.tried.length === 0 ? picked.onlyThis : [...call.tried, picked.address]
       picked.inFlight++
-      picked.requests++
+      let reply: Awaited<ReturnType<Handler>>
       try {
-        const reply = await next({ ...call, endpoint: picked.endpoint, tried })
-        picked.inFlight--
-        if (classify(call, { reply }) !== 'success') picked.failures++
-        return reply
-      } catch (err) {
-        picked.inFlight--
-        picked.failures++
-        throw err
+        reply = await next({ ...call, endpoint: picked.endpoint, tried })
+      } catch (error) {
+        settle(picked, started, errorKind(error), classify(call, { error }))
+        throw error
       }
+      settle(picked, started, reply.status, classify(call, { reply }))
+      return reply
     }
+
+  function snapshot(): BalancerSnapshot {
+    const now = clock.monotonic()
+    return {
+      picker: lb.type,
+      outlierDetection: od !== undefined,
+      endpoints: all.members.map((s) => {
+        const e: EndpointSnapshot = {
+          address: s.address,
+          labels: { ...s.endpoint.labels },
+          weight: s.endpoint.weight,
+          health: s.health,
+          ejections: s.ejections,
+          inFlight: s.inFlight,
+          ewmaMs: Math.round(estimate(s, now, lb.decay) * 1000) / 1000,
+          requests: s.requests,
+          failures: s.failures,
+          slowStart: slowStart !== undefined && s.slowStartFrom !== undefined && now - s.slowStartFrom < slowStart,
+          subsets: [...subsets.values()].filter((p) => p.members.includes(s)).map((p) => p.subset as string),
+        }
+        if (s.health === 'ejected') {
+          e.ejectedUntil = s.ejectedUntil
+          e.ejectionReason = s.ejectionReason
+        }
+        return e
+      }),
+      pools: pools.map((p) => ({
+        subset: p.subset,
+        endpoints: p.members.length,
+        healthy: p.members.filter((s) => s.health !== 'ejected').length,
+        panic: p.panic,
+      })),
+    }
+  }
 
   return {
     middleware,
-    snapshot: () => ({
-      picker: lb.type,
-      endpoints: all.members.map((s) => ({
-        address: s.address,
-        labels: { ...s.endpoint.labels },
-        weight: s.endpoint.weight,
-        health: s.health,
-        inFlight: s.inFlight,
-        ewmaMs: s.rtt,
-        requests: s.requests,
-        failures: s.failures,
-      })),
-    }),
-    close: unsubscribe,
+    snapshot,
+    close() {
+      unsubscribe()
+      detector?.close()
+    },
   }
 }
 
-/** Picks from the pool, and on a retry steers away from the endpoints earlier tries used when another exists. */
-function choose(pool: Pool, call: Call, now: number): EndpointState | undefined {
-  const first = pool.picker.pick(now, -1)
-  if (first === undefined || call.tried.length === 0 || !call.tried.includes(first.address)) return first
-  const members = pool.members
-  const n = members.length
-  const start = Math.floor(Math.random() * n)
-  for (let i = 0; i < n; i++) {
-    const s = members[(start + i) % n] as EndpointState
-    if (!call.tried.includes(s.address)) return s
+/** Share of its weight a ramping endpoint gets now (linear, Envoy's aggression 1); ends the ramp when done. */
+function slowStartFactor(s: EndpointState, now: number, window: number): number {
+  const elapsed = now - (s.slowStartFrom as number)
+  if (elapsed >= window) {
+    s.slowStartFrom = undefined
+    return 1
   }
-  return first
+  return Math.max(SLOW_START_MIN_FACTOR, elapsed / window)
+}
+
+function newPool(subset: string | undefined, selector: Readonly<Record<string, string>> | undefined): Pool {
+  return { subset, selector, members: [], active: [], panic: false, picker: EMPTY_PICKER }
 }
 
 function matches(endpoint: Endpoint, selector: Readonly<Record<string, string>> | undefined): boolean {
   if (selector === undefined) return true
   for (const key of Object.keys(selector)) if (endpoint.labels[key] !== selector[key]) return false
   return true
+}
+
+function sameList(a: readonly EndpointState[], b: readonly EndpointState[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The value of cookie `name` in a `Cookie` header, or `undefined`. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  for (let start = 0; start < header.length; ) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = header.length
+    const eq = header.indexOf('=', start)
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim()
+    start = end + 1
+  }
+  return undefined
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k]
+  return out
+}
+
+const TYPES: readonly LoadBalancerType[] = ['round-robin', 'least-request', 'ewma', 'ring-hash', 'maglev']
+
+function validate(lb: LoadBalancerPolicy) {
+  const bad = (what: string) => new WeftError('WEFT_INVALID_ARGUMENT', `balancer: ${what}`, { details: { loadBalancer: lb } })
+  if (!TYPES.includes(lb.type)) throw bad(`unknown loadBalancer type ${JSON.stringify(lb.type)}; expected one of ${TYPES.join(', ')}`)
+  if (!(lb.decay > 0)) throw bad(`decay must be a positive number of ms, got ${lb.decay}`)
+  if (!(lb.defaultRtt >= 0)) throw bad(`defaultRtt must be at least 0 ms, got ${lb.defaultRtt}`)
+  if (!(lb.activeRequestBias >= 0)) throw bad(`activeRequestBias must be at least 0, got ${lb.activeRequestBias}`)
+  if (lb.slowStartWindow !== undefined && !(lb.slowStartWindow > 0))
+    throw bad(`slowStartWindow must be a positive number of ms, got ${lb.slowStartWindow}`)
 }

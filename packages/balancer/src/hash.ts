@@ -1,0 +1,16 @@
+/** A fast 32-bit string hash (FNV-1a with murmur3's finaliser for avalanche), used for hash keys and ring positions. */
+
+/** Hashes a string to an unsigned 32-bit integer; no allocation. */
+export function hashString(s: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}

@@ -1,0 +1,65 @@
+/**
+ * Ring hash (consistent hashing, Ketama-style): each endpoint owns points on a 32-bit ring in
+ * proportion to its weight; a key goes to the first point at or after its hash. Removing one of N
+ * endpoints moves only the keys it owned, about 1/N. A pick is a binary search, O(log n).
+ */
+import type { EndpointState } from './endpoint-state.js'
+import { hashString } from './hash.js'
+import type { Picker } from './picker.js'
+
+export interface RingHashOptions {
+  /** Points on the ring at least. Default 1024 (Envoy's `minimum_ring_size`). */
+  minimumRingSize?: number
+  /** Points on the ring at most. Default 8 388 608 (Envoy's `maximum_ring_size`). */
+  maximumRingSize?: number
+}
+
+/** Ring points per unit of endpoint weight (Ketama uses 160 per server). */
+const POINTS_PER_WEIGHT = 128
+
+export function ringHash(endpoints: readonly EndpointState[], options: RingHashOptions = {}): Picker {
+  const n = endpoints.length
+  if (n <= 1) return { pick: () => endpoints[0] }
+  const min = options.minimumRingSize ?? 1024
+  const max = options.maximumRingSize ?? 8_388_608
+  // points per unit of weight do not depend on how many endpoints there are, so removing one
+  // leaves every other endpoint's points where they were and only its own keys move
+  let counts = endpoints.map((s) => Math.max(1, Math.round(POINTS_PER_WEIGHT * s.endpoint.weight)))
+  let size = counts.reduce((a, b) => a + b, 0)
+  if (size < min) {
+    const k = Math.ceil(min / size)
+    counts = counts.map((c) => c * k)
+  } else if (size > max) counts = counts.map((c) => Math.max(1, Math.floor((c * max) / size)))
+  size = counts.reduce((a, b) => a + b, 0)
+
+  // a point is hash × 2^21 + owner, so one numeric sort orders the ring and keeps the owner
+  const packed = new Float64Array(size)
+  let k = 0
+  endpoints.forEach((s, owner) => {
+    const c = counts[owner] as number
+    for (let i = 0; i < c; i++) packed[k++] = hashString(`${s.address}_${i}`) * 2_097_152 + owner
+  })
+  packed.sort()
+  const points = new Uint32Array(size)
+  const owners = new Int32Array(size)
+  for (let i = 0; i < size; i++) {
+    const p = packed[i] as number
+    const h = Math.floor(p / 2_097_152)
+    points[i] = h
+    owners[i] = p - h * 2_097_152
+  }
+
+  return {
+    pick(_now, hash) {
+      if (hash < 0) return endpoints[(Math.random() * n) | 0]
+      let lo = 0
+      let hi = size
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if ((points[mid] as number) < hash) lo = mid + 1
+        else hi = mid
+      }
+      return endpoints[owners[lo === size ? 0 : lo] as number]
+    },
+  }
+}

@@ -1,0 +1,73 @@
+/** Test helpers: calls, an endpoint source the test can change, and an inner handler that really sends over HTTP. */
+import { request } from 'node:http'
+import type { Call, Endpoint, EndpointSource, Handler, Reply } from '@weft/core'
+import { staticSource } from '@weft/discovery'
+
+export function call(patch: Partial<Call> = {}): Call {
+  return {
+    direction: 'outbound',
+    service: 'payments',
+    method: 'GET',
+    path: '/',
+    authority: 'payments',
+    headers: {},
+    body: null,
+    replayable: true,
+    signal: undefined,
+    deadline: undefined,
+    attempt: 1,
+    route: undefined,
+    subset: undefined,
+    endpoint: undefined,
+    tried: [],
+    trace: undefined,
+    peer: undefined,
+    startedAt: 0,
+    ...patch,
+  }
+}
+
+export const reply = (status = 200): Reply => ({ status, headers: {}, body: undefined })
+
+/** `n` endpoints `10.0.0.1:80` … (never dialled: the inner handler stands in for the network). */
+export function addresses(n: number, from = 1): string[] {
+  return Array.from({ length: n }, (_, i) => `10.0.${(i + from) >> 8}.${(i + from) & 255}:80`)
+}
+
+/** An endpoint source whose list the test sets. */
+export function mutableSource(initial: (string | { address: string; labels?: Record<string, string>; weight?: number })[]) {
+  let list: readonly Endpoint[] = staticSource(initial).current()
+  const listeners = new Set<(e: readonly Endpoint[]) => void>()
+  const source: EndpointSource & { set(next: typeof initial): void } = {
+    current: () => list,
+    subscribe(fn) {
+      listeners.add(fn)
+      return () => listeners.delete(fn)
+    },
+    close() {},
+    set(next) {
+      list = staticSource(next).current()
+      for (const fn of listeners) fn(list)
+    },
+  }
+  return source
+}
+
+/** Counts calls per endpoint address. */
+export function tally(calls: readonly Call[]): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const c of calls) m.set(c.endpoint?.address ?? '?', (m.get(c.endpoint?.address ?? '?') ?? 0) + 1)
+  return m
+}
+
+/** The inner handler for tests with real servers: sends the call over node:http to the chosen endpoint. */
+export const httpHandler: Handler = (c) =>
+  new Promise<Reply>((resolve, reject) => {
+    const ep = c.endpoint as Endpoint
+    const req = request({ host: ep.host, port: ep.port, method: c.method, path: c.path, headers: { connection: 'close' } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: {}, body: undefined }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
