@@ -5,8 +5,10 @@
 import { balancer } from '@weft/balancer'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import { deadline } from '@weft/deadline'
+import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import type { ServicePolicy } from '@weft/policy'
 import { retry } from '@weft/retry'
+import { type TraceOptions, trace, traceAttempts } from '@weft/trace'
 
 /** What the whole mesh shares; built once by createMesh. */
 export interface MeshContext {
@@ -15,6 +17,10 @@ export interface MeshContext {
   readonly clock: Clock
   /** One shared coarse timer for every deadline and breaker of the mesh. */
   readonly timers: TimerQueue
+  /** The mesh's metrics (createMesh's `registry`, or weft's own); without it the metrics layers are left out. */
+  readonly metrics?: MeshMetrics | undefined
+  /** createMesh's `tracerProvider` and propagators; trace context propagates with or without them. */
+  readonly tracing?: TraceOptions | undefined
 }
 
 /** What one service's stack is built from. */
@@ -27,8 +33,10 @@ export interface ServiceContext {
 
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
 export const clientLayers: readonly Layer<ServiceContext>[] = [
-  layer('trace', 'first, so the span covers routing, retries and queueing', () => undefined),
-  layer('metrics', 'outside retry: a request counts once, its attempts apart', () => undefined),
+  layer('trace', 'first, so the span covers routing, retries and queueing', (ctx) => trace(ctx.mesh.tracing)),
+  layer('metrics', 'outside retry: a request counts once, its attempts apart', (ctx) =>
+    ctx.mesh.metrics === undefined ? undefined : metrics({ meter: ctx.mesh.metrics, service: ctx.service.name }),
+  ),
   layer('deadline', 'before routing, so an expired call never picks an endpoint', (ctx) =>
     // the loosest route timeout of the service; the retry layer tightens it to the matched route's
     deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
@@ -47,5 +55,8 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
       clock: ctx.mesh.clock,
       timers: ctx.mesh.timers,
     }),
+  ),
+  layer('attempts', 'last before the transport: times each try on the wire (actual latency) and traces it as a child span', (ctx) =>
+    observeAttempts({ meter: ctx.mesh.metrics, service: ctx.service.name, observers: [traceAttempts] }),
   ),
 ]

@@ -1,2 +1,14 @@
-/** Golden-signal metrics with prom-client. */
-export {}
+/** Golden-signal metrics served through prom-client, and the live call summaries behind `/tap`. */
+export type { AttemptObserver, AttemptOptions } from './attempts.js'
+export { observeAttempts } from './attempts.js'
+export { METRIC_NAMES } from './exposition.js'
+export type { Fate } from './fate.js'
+export { errorFate, FATES, replyFate } from './fate.js'
+export { DEFAULT_BUCKETS, quantileOf } from './histogram.js'
+export type { MeshMetrics, MeshMetricsOptions } from './mesh-metrics.js'
+export { createMeshMetrics, METRICS_DEFAULTS } from './mesh-metrics.js'
+export type { MetricsOptions } from './metrics.js'
+export { metrics } from './metrics.js'
+export type { CircuitStateRow, EndpointStateRow } from './store.js'
+export type { TapEvent, TapFilter, TapSource, TapSubscribeOptions, TapSubscription } from './tap.js'
+export { TAP_DEFAULTS, Tap } from './tap.js'

@@ -4,7 +4,9 @@
  */
 import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
 import { inboundDeadline } from '@weft/deadline'
+import { type MeshMetrics, metrics } from '@weft/metrics'
 import type { Policy, ServicePolicy } from '@weft/policy'
+import { inboundTrace, type TraceOptions } from '@weft/trace'
 
 /** What the inbound stack is built from. */
 export interface InboundContext {
@@ -15,17 +17,23 @@ export interface InboundContext {
   readonly policy: Policy
   readonly clock: Clock
   readonly timers: TimerQueue
+  /** The mesh's metrics; without it the metrics layer is left out. */
+  readonly metrics?: MeshMetrics | undefined
+  /** createMesh's `tracerProvider` and propagators; trace context is extracted with or without them. */
+  readonly tracing?: TraceOptions | undefined
 }
 
 // The adapter (node:http, Express, Fastify) sits outside all of these and turns the request into a Call.
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
 export const serverLayers: readonly Layer<InboundContext>[] = [
-  layer('trace', 'first, so the server span covers everything and the trace id reaches the handler', () => undefined),
+  layer('trace', 'first, so the server span covers everything and the trace id reaches the handler', (ctx) => inboundTrace(ctx.tracing)),
   layer('deadline', 'before any work: a request that arrives expired is answered 504 at once', (ctx) =>
     // invalid deadline headers are counted in @weft/deadline's inboundDeadlineStats
     inboundDeadline({ clock: ctx.clock, timers: ctx.timers }),
   ),
   layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', () => undefined),
-  layer('metrics', 'counts what the service actually served, with its fate', () => undefined),
+  layer('metrics', 'counts what the service actually served, with its fate', (ctx) =>
+    ctx.metrics === undefined ? undefined : metrics({ meter: ctx.metrics, service: ctx.self, direction: 'inbound' }),
+  ),
   layer('concurrency', 'last before the handler: sheds load the handler would otherwise queue', () => undefined),
 ]

@@ -1,2 +1,15 @@
-/** W3C trace-context propagation and spans through @opentelemetry/api. */
-export {}
+/** W3C trace-context propagation (and optional B3), with spans through `@opentelemetry/api` when an SDK is present. */
+
+export { parseB3Multi, parseB3Single } from './b3.js'
+export { parseBaggage } from './baggage.js'
+export type { IdGenerator } from './ids.js'
+export { createIdGenerator } from './ids.js'
+export type { InboundTraceOptions } from './inbound-trace.js'
+export { inboundTrace } from './inbound-trace.js'
+export type { Propagator, RemoteContext } from './propagation.js'
+export { extractContext, injectContext } from './propagation.js'
+export type { TraceOptions } from './trace.js'
+export { TRACE_DEFAULTS, trace, traceAttempts } from './trace.js'
+export type { ParsedTraceparent } from './traceparent.js'
+export { formatTraceparent, parseTraceparent } from './traceparent.js'
+export { MAX_TRACESTATE_MEMBERS, parseTracestate } from './tracestate.js'

@@ -1,0 +1,68 @@
+/**
+ * The attempt layer, last before the transport: times each try on the wire ("actual" latency,
+ * successes and failures apart) with its endpoint, tells the metrics layer above retry which route
+ * the call took and how many tries it made, and hands each try to observers (the trace layer's
+ * attempt spans). It needs nothing from the retry layer but the call it passes down.
+ */
+import { type Call, type Clock, type Middleware, type Outcome, type Reply, systemClock } from '@weft/core'
+import type { MeshMetrics } from './mesh-metrics.js'
+import { RECORD, type RecordedCall } from './record.js'
+
+/** Told about every try after it ends. `@weft/trace`'s `traceAttempts` is one. */
+export interface AttemptObserver {
+  attempt(call: Call, outcome: Outcome, durationMs: number): void
+}
+
+export interface AttemptOptions {
+  /** The mesh's metrics; without it tries are only passed to `observers`. */
+  meter?: MeshMetrics
+  /** The service called. Required with `meter`. */
+  service?: string
+  /** Told about every try. Default none. */
+  observers?: readonly (AttemptObserver | undefined)[]
+  /** Default the meter's clock, else `systemClock`. */
+  clock?: Clock
+}
+
+/** Times and reports every try; the first try starts when its call entered the stack. */
+export function observeAttempts(options: AttemptOptions = {}): Middleware {
+  const meter = options.meter
+  const clock = options.clock ?? meter?.clock ?? systemClock
+  const observers = (options.observers ?? []).filter((o): o is AttemptObserver => o !== undefined)
+
+  return (next) => {
+    const stats = meter?.store.service('outbound', options.service ?? '')
+
+    function report(call: Call, started: number, outcome: Outcome | undefined, reply: Reply | undefined, error: unknown): void {
+      const ms = clock.monotonic() - started
+      const record = (call as RecordedCall)[RECORD]
+      if (record !== undefined) {
+        record.route = call.route
+        if (call.attempt > record.attempts) record.attempts = call.attempt
+      }
+      if (stats !== undefined) {
+        const r = stats.route(call.route ?? '')
+        if (reply !== undefined && reply.status < 500) r.attemptsOk.observe(ms)
+        else r.attemptsFailed.observe(ms)
+      }
+      if (observers.length > 0) {
+        const o = outcome ?? (reply !== undefined ? { reply } : { error })
+        for (const observer of observers) observer.attempt(call, o, ms)
+      }
+    }
+
+    return function attempted(call: Call): Promise<Reply> {
+      const started = call.attempt === 1 ? call.startedAt : clock.monotonic()
+      return next(call).then(
+        (reply) => {
+          report(call, started, undefined, reply, undefined)
+          return reply
+        },
+        (error: unknown) => {
+          report(call, started, undefined, undefined, error)
+          throw error
+        },
+      )
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/** One mesh's metrics: the registry they are served from, the counts behind them, and the tap. */
+import { type Clock, systemClock, WeftError } from '@weft/core'
+import { Registry } from 'prom-client'
+import { registerMetrics } from './exposition.js'
+import { boundsInMs, DEFAULT_BUCKETS } from './histogram.js'
+import { type CircuitStateRow, type EndpointStateRow, MetricsStore } from './store.js'
+import { Tap } from './tap.js'
+
+export interface MeshMetricsOptions {
+  /** The prom-client Registry to register in. Default: a new one of weft's own (never the global default). */
+  registry?: Registry
+  /** Histogram bucket upper bounds, in seconds. Default `[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]`. */
+  buckets?: readonly number[]
+  /** Measures latency (`monotonic()`) and stamps tap events (`now()`). Default `systemClock`. */
+  clock?: Clock
+}
+
+export const METRICS_DEFAULTS = { buckets: DEFAULT_BUCKETS } as const
+
+export interface MeshMetrics {
+  /** Where the metrics are registered; serve it at `/metrics`. */
+  readonly registry: Registry
+  /** Live call summaries, for `/tap`. */
+  readonly tap: Tap
+  readonly clock: Clock
+  /** @internal The counts the layers write. */
+  readonly store: MetricsStore
+  /** Adds a scrape-time source of `weft_endpoint_state` rows (the balancer's endpoints); returns a remover. */
+  observeEndpoints(source: () => Iterable<EndpointStateRow>): () => void
+  /** Adds a scrape-time source of `weft_circuit_state` rows (the breakers); returns a remover. */
+  observeCircuits(source: () => Iterable<CircuitStateRow>): () => void
+}
+
+const stores = new WeakMap<Registry, MetricsStore>()
+
+/**
+ * Registers weft's metrics in a registry (the given one or a new one) and returns what the
+ * layers and the admin endpoint share. Meshes given the same registry share its counts.
+ */
+export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics {
+  const clock = options.clock ?? systemClock
+  const registry = options.registry ?? new Registry()
+  if (typeof (registry as Partial<Registry>)?.registerMetric !== 'function')
+    throw new WeftError('WEFT_INVALID_ARGUMENT', 'metrics: `registry` must be a prom-client Registry')
+  let store = stores.get(registry)
+  if (store === undefined) {
+    const buckets = options.buckets ?? METRICS_DEFAULTS.buckets
+    let boundsMs: Float64Array
+    try {
+      boundsMs = boundsInMs(buckets)
+    } catch (err) {
+      throw new WeftError('WEFT_INVALID_ARGUMENT', `metrics: ${(err as Error).message}`, { cause: err })
+    }
+    store = new MetricsStore([...buckets], boundsMs, clock.now())
+    registerMetrics(registry, store)
+    stores.set(registry, store)
+  }
+  const s = store
+  return {
+    registry,
+    tap: new Tap(),
+    clock,
+    store: s,
+    observeEndpoints(source) {
+      s.endpointSources.add(source)
+      return () => s.endpointSources.delete(source)
+    },
+    observeCircuits(source) {
+      s.circuitSources.add(source)
+      return () => s.circuitSources.delete(source)
+    },
+  }
+}
