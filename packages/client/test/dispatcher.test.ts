@@ -53,7 +53,8 @@ describe('mesh.dispatcher', () => {
     for (let i = 0; i < 20; i++) await (await request('http://payments/', { dispatcher: mesh.dispatcher })).body.text()
 
     expect(payments.requests).toHaveLength(20)
-    expect(sockets.size).toBe(1)
+    // undici itself may open a second socket early on; what matters is no connection per call
+    expect(sockets.size).toBeLessThanOrEqual(2)
   })
 
   it('spreads calls over the endpoints in turn', async () => {

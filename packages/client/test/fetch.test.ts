@@ -28,10 +28,10 @@ describe('mesh.fetch', () => {
     onTestFinished(() => payments.close())
     const mesh = await meshFor({ payments })
 
-    const res = await mesh.fetch('http://payments:9/x')
+    const res = await mesh.fetch('http://payments:8080/x')
 
     expect(res.status).toBe(200)
-    expect(payments.requests[0]?.headers.host).toBe('payments:9')
+    expect(payments.requests[0]?.headers.host).toBe('payments:8080')
   })
 
   it('passes hosts that are not mesh services through unchanged', async () => {
