@@ -3,6 +3,7 @@
  * service from its policy and swapped whole on a policy update.
  */
 import { balancer } from '@weft/balancer'
+import { breaker, concurrency } from '@weft/breaker'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import { deadline } from '@weft/deadline'
 import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
@@ -45,13 +46,21 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
   layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) =>
     retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
-  layer('breaker', 'service-level: sees every try, fails fast without touching the network', () => undefined),
+  layer('concurrency', 'outside the breaker: a call refused for overload says nothing about the upstream', (ctx) =>
+    ctx.service.concurrency.maxInFlight === Number.POSITIVE_INFINITY ? undefined : concurrency(ctx.service.concurrency),
+  ),
+  layer('breaker', 'service-level: sees every try, fails fast without touching the network', (ctx) =>
+    ctx.service.circuitBreaker === false
+      ? undefined
+      : breaker({ ...ctx.service.circuitBreaker, name: ctx.service.name, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
+  ),
   layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) =>
     balancer({
       source: ctx.endpoints,
       loadBalancer: ctx.service.loadBalancer,
       outlierDetection: ctx.service.outlierDetection,
       subsets: ctx.service.subsets,
+      routes: ctx.service.routes,
       clock: ctx.mesh.clock,
       timers: ctx.mesh.timers,
     }),
