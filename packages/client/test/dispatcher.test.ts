@@ -61,7 +61,10 @@ describe('mesh.dispatcher', () => {
     const a = await listen((_q, r) => r.end('a'))
     const b = await listen((_q, r) => r.end('b'))
     onTestFinished(() => Promise.all([a.close(), b.close()]))
-    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: [a, b] }, { payments: { loadBalancer: 'round-robin' } }) })
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: policyFor({ payments: [a, b] }, { payments: { loadBalancer: 'round-robin' } }),
+    })
     onTestFinished(() => mesh.close())
 
     for (let i = 0; i < 10; i++) await (await request('http://payments/', { dispatcher: mesh.dispatcher })).body.text()

@@ -68,11 +68,17 @@ describe('mesh.fetch', () => {
     })
     onTestFinished(() => payments.close())
     const mesh = await meshFor({ payments })
-    const chunks = Readable.from((function* () {
-      for (let i = 0; i < 32; i++) yield Buffer.alloc(32 * 1024, 'a')
-    })())
+    const chunks = Readable.from(
+      (function* () {
+        for (let i = 0; i < 32; i++) yield Buffer.alloc(32 * 1024, 'a')
+      })(),
+    )
 
-    const res = await mesh.fetch('http://payments/upload', { method: 'POST', body: Readable.toWeb(chunks) as ReadableStream, duplex: 'half' } as RequestInit)
+    const res = await mesh.fetch('http://payments/upload', {
+      method: 'POST',
+      body: Readable.toWeb(chunks) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit)
     let received = 0
     let pieces = 0
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {

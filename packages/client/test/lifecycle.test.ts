@@ -1,4 +1,5 @@
 import { weftErrorOf } from '@weft/core'
+import { ManualClock } from '@weft/core/testing'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { listen, policyFor } from '../../../test/support/servers.js'
@@ -90,6 +91,29 @@ describe('mesh.close()', () => {
     expect(await res.body.text()).toBe('first half second half')
     await closing
     expect(closed).toBe(true)
+  })
+
+  it('cuts calls still running when the drain timeout passes', async () => {
+    const payments = await listen((_q, res) => {
+      res.write('never finishes')
+    })
+    onTestFinished(() => payments.close())
+    const clock = new ManualClock()
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }), clock, drainTimeout: '5s' })
+
+    const res = await request('http://payments/', { dispatcher: mesh.dispatcher })
+    const body = res.body.text().catch((e: unknown) => e)
+    let closed = false
+    const closing = mesh.close().then(() => {
+      closed = true
+    })
+    await clock.advance('4s')
+    expect(closed).toBe(false)
+    await clock.advance('1s')
+    await closing
+
+    expect(closed).toBe(true)
+    expect(await body).toBeInstanceOf(Error)
   })
 
   it('returns the same promise when called again', async () => {
