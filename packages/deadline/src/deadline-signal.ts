@@ -27,8 +27,8 @@ export class DeadlineSignal implements ReplyBody, BodySink {
     this.#service = service
     this.#budgetMs = budgetMs
     this.#source = source
-    // `this` is the listener (handleEvent): no closure per call for the parent
-    parent?.addEventListener('abort', this, { once: true })
+    // `this` is the listener (handleEvent): no closure per call; removed by release(), or spent when the parent aborts
+    parent?.addEventListener('abort', this)
     this.#timer = timers.at(at, () => this.#expire())
   }
 
@@ -57,6 +57,17 @@ export class DeadlineSignal implements ReplyBody, BodySink {
     this.#released = true
     this.#timer.cancel()
     this.#parent?.removeEventListener('abort', this)
+  }
+
+  /** The reply of `pending`, wrapped; released at once when the call fails. */
+  follow(pending: Promise<Reply>): Promise<Reply> {
+    return pending.then(
+      (reply) => this.wrap(reply),
+      (err) => {
+        this.release()
+        throw err
+      },
+    )
   }
 
   /** The reply to hand up: the same one when it has no body, else one whose body releases this when it ends. */

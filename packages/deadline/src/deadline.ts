@@ -58,7 +58,7 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
   return (next) => {
     const timers = options.timers ?? createTimerQueue(clock)
 
-    return async function bounded(call: Call): Promise<Reply> {
+    return function bounded(call: Call): Promise<Reply> {
       const now = clock.now()
       let at = timeout === Number.POSITIVE_INFINITY ? timeout : now + timeout
       let source: BudgetSource = 'timeout'
@@ -93,23 +93,17 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
         return sent ? next({ ...call, headers: withoutTimeoutHeaders(h) as Call['headers'] }) : next(call)
       }
       const remaining = at - now
-      if (remaining <= 0) throw deadlineExceeded(call.service, 0, source)
+      if (remaining <= 0) return Promise.reject(deadlineExceeded(call.service, 0, source))
 
       const watch = new DeadlineSignal(timers, at, call.signal, call.service, Math.round(remaining), source)
-      const bounded: Call = {
-        ...call,
-        headers: withTimeoutHeaders(h, remaining) as Call['headers'],
-        deadline: inherited !== undefined && inherited.clock === clock ? inherited : new Deadline(at, clock),
-        signal: watch.signal,
-      }
-      let reply: Reply
-      try {
-        reply = await next(bounded)
-      } catch (err) {
-        watch.release()
-        throw err
-      }
-      return watch.wrap(reply)
+      return watch.follow(
+        next({
+          ...call,
+          headers: withTimeoutHeaders(h, remaining) as Call['headers'],
+          deadline: inherited !== undefined && inherited.clock === clock ? inherited : new Deadline(at, clock),
+          signal: watch.signal,
+        }),
+      )
     }
   }
 }

@@ -24,8 +24,8 @@ export class LinkedSignal implements ReplyBody, BodySink {
       this.controller.abort(parent.reason)
       return
     }
-    // `this` is the listener (handleEvent): no closure per try for the parent
-    parent?.addEventListener('abort', this, { once: true })
+    // `this` is the listener (handleEvent): no closure per try; removed by release(), or spent when the parent aborts
+    parent?.addEventListener('abort', this)
     if (timers !== undefined && at !== undefined) this.#timer = timers.at(at, () => this.#fire())
   }
 

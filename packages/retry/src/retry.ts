@@ -83,7 +83,10 @@ export function retry(options: RetryOptions = {}): Middleware {
       const s = call.route === undefined ? fallback : (routes.get(call.route) ?? fallback)
       budget.deposit()
       // one try and nothing to time: stamp the attempt and go
-      if (s.single && s.timeout === undefined) return next(firstTry(call))
+      if (s.timeout === undefined) {
+        if (s.single) return next(firstTry(call))
+        if (s.hedge === undefined) return retried(env, call, s, false)
+      }
       return run(env, call, s)
     }
   }
@@ -132,24 +135,28 @@ async function retried(env: RetryEnv, call: Call, s: RouteSettings, tightened: b
     body = replay.next()
   }
 
+  const deadlineAt = call.deadline === undefined ? Number.POSITIVE_INFINITY : call.deadline.at
   for (let attempt = 1; ; attempt++) {
-    const now = clock.now()
-    const deadlineAt = call.deadline === undefined ? Number.POSITIVE_INFINITY : call.deadline.at
     let tryAt = deadlineAt
+    let remaining = Number.POSITIVE_INFINITY
     let timer: LinkedSignal | undefined
-    if (s.perTryTimeout !== undefined && now + s.perTryTimeout < deadlineAt) {
-      tryAt = now + s.perTryTimeout
-      const n = attempt
-      timer = new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, n, s))
+    if (s.perTryTimeout !== undefined || deadlineAt !== Number.POSITIVE_INFINITY) {
+      const now = clock.now()
+      if (s.perTryTimeout !== undefined && now + s.perTryTimeout < deadlineAt) {
+        tryAt = now + s.perTryTimeout
+        const n = attempt
+        timer = new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, n, s))
+      }
+      // the deadline layer wrote the headers for this deadline a moment ago: keep them on the first try
+      const reuse = attempt === 1 && !tightened && timer === undefined && call.headers[TIMEOUT_HEADER] !== undefined
+      if (!reuse) remaining = tryAt - now
     }
-    // the deadline layer wrote the headers for this deadline a moment ago: keep them on the first try
-    const reuse = attempt === 1 && !tightened && timer === undefined && call.headers[TIMEOUT_HEADER] !== undefined
     let outcome: Outcome
     try {
       outcome = {
         reply: await next({
           ...call,
-          headers: tryHeaders(call.headers, attempt, reuse ? Number.POSITIVE_INFINITY : tryAt - now),
+          headers: tryHeaders(call.headers, attempt, remaining),
           attempt,
           tried,
           body,
