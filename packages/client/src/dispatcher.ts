@@ -2,7 +2,7 @@
  * The mesh as an undici Dispatcher: calls to a mesh service run through that service's stack;
  * every other host passes through to the egress agent unchanged.
  */
-import type { Call, Reply } from '@weft/core'
+import type { BodySink, Call, HeaderMap, Reply } from '@weft/core'
 import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
 import { normalizeHeaders, toRawHeaders } from './headers.js'
 
@@ -111,7 +111,7 @@ export class MeshDispatcher extends UndiciDispatcher {
  * One call between the caller's handler and the stack: it is the controller the caller sees
  * (abort, pause, resume) and it feeds the reply's head and body to the caller's handler.
  */
-class Exchange implements Dispatcher.DispatchController {
+class Exchange implements Dispatcher.DispatchController, BodySink {
   readonly #handler: Dispatcher.DispatchHandler
   readonly #target: DispatchTarget
   readonly #ac = new AbortController()
@@ -195,19 +195,24 @@ class Exchange implements Dispatcher.DispatchController {
       handler.onResponseEnd?.(this, {})
       return
     }
-    body.pipe({
-      onData: (chunk) => {
-        if (this.done) return true
-        handler.onResponseData?.(this, chunk as Buffer)
-        return !this.#paused
-      },
-      onEnd: (trailers) => {
-        if (this.done) return
-        this.#finish()
-        handler.onResponseEnd?.(this, (trailers ?? {}) as Record<string, string | string[]>)
-      },
-      onError: (err) => this.fail(err),
-    })
+    body.pipe(this)
+  }
+
+  // The exchange is the reply body's sink: no closures per call.
+  onData(chunk: Uint8Array): boolean {
+    if (this.done) return true
+    this.#handler.onResponseData?.(this, chunk as Buffer)
+    return !this.#paused
+  }
+
+  onEnd(trailers: HeaderMap | undefined): void {
+    if (this.done) return
+    this.#finish()
+    this.#handler.onResponseEnd?.(this, (trailers ?? {}) as Record<string, string | string[]>)
+  }
+
+  onError(err: Error): void {
+    this.fail(err)
   }
 
   fail(err: unknown) {
