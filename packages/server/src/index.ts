@@ -1,4 +1,6 @@
 /** The inbound stack and its adapters for node:http, Express and Fastify. */
+export type { AdminOptions, AdminServer, AdminSource, AdminTapSource } from './admin.js'
+export { ADMIN_DEFAULTS, adminHandler, createAdminServer } from './admin.js'
 export { weftExpress } from './express.js'
 export type { WeftFastifyOptions } from './fastify.js'
 export { weftFastify } from './fastify.js'
