@@ -222,7 +222,8 @@ function json(res: ServerResponse, read: () => unknown): void {
   try {
     body = read()
   } catch (err) {
-    return send(res, 500, { error: err instanceof Error ? err.message : String(err) })
+    send(res, 500, { error: err instanceof Error ? err.message : String(err) })
+    return
   }
   send(res, 200, body)
 }
