@@ -211,6 +211,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   onEndpoints(options.source.current())
   const unsubscribe = options.source.subscribe(onEndpoints)
+  // a DNS or file source answers a moment after it is built: calls that come first wait for it once
+  const firstAnswer = (options.source as { ready?: () => Promise<void> }).ready?.()
+  let answered = firstAnswer === undefined
+  void firstAnswer?.then(() => {
+    answered = true
+  })
 
   /** Ring hash and Maglev key of a call: a header, a cookie or the caller's identity; -1 for none. */
   function hashOf(call: Call): number {
@@ -273,7 +279,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     async function balancing(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
       const started = clock.monotonic()
-      const picked = pool === undefined ? undefined : choose(pool, call, started)
+      let picked = pool === undefined ? undefined : choose(pool, call, started)
+      if (picked === undefined && pool !== undefined && !answered) {
+        await firstAnswer
+        picked = choose(pool, call, clock.monotonic())
+      }
       if (picked === undefined) throw noEndpoint(call, pool)
       const tried = call.tried.length === 0 ? picked.onlyThis : [...call.tried, picked.address]
       picked.inFlight++

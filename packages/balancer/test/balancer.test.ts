@@ -81,3 +81,32 @@ describe('balancer', () => {
     expect(net.seen).toHaveLength(0)
   })
 })
+
+describe('balancer and a discovery source', () => {
+  it('a call made before the first DNS or file answer waits for it instead of failing', async () => {
+    const net = upstream()
+    let answer: () => void = () => {}
+    const endpoints = staticSource(['10.0.0.1:80']).current()
+    let list: typeof endpoints = []
+    const listeners: ((e: typeof endpoints) => void)[] = []
+    const source = {
+      current: () => list,
+      subscribe: (l: (e: typeof endpoints) => void) => {
+        listeners.push(l)
+        return () => {}
+      },
+      close() {},
+      ready: () =>
+        new Promise<void>((r) => {
+          answer = r
+        }),
+    }
+    const handler = balancer({ source })(net.handler)
+    const pending = handler(call())
+    list = endpoints
+    for (const l of listeners) l(list)
+    answer()
+    await pending
+    expect(net.seen[0]?.endpoint?.address).toBe('10.0.0.1:80')
+  })
+})

@@ -3,9 +3,8 @@ import type { Call, Handler } from '@weft/core'
 import { createTimerQueue } from '@weft/core'
 import { ManualClock } from '@weft/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { listen, type Upstream } from '../../../test/support/servers.js'
 import { createBalancer, maxEjections } from '../src/index.js'
-import { call, httpHandler, mutableSource, reply, tally } from './support.js'
+import { call, httpHandler, listen, mutableSource, reply, tally, type Upstream } from './support.js'
 
 const upstreams: Upstream[] = []
 afterEach(async () => {
@@ -13,10 +12,7 @@ afterEach(async () => {
 })
 
 async function server(status: number | (() => number)): Promise<Upstream> {
-  const u = await listen((_req, res) => {
-    res.statusCode = typeof status === 'number' ? status : status()
-    res.end()
-  })
+  const u = await listen(status)
   upstreams.push(u)
   return u
 }

@@ -1,5 +1,6 @@
 /** Test helpers: calls, an endpoint source the test can change, and an inner handler that really sends over HTTP. */
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { Call, Endpoint, EndpointSource, Handler, Reply } from '@weft/core'
 import { staticSource } from '@weft/discovery'
 
@@ -71,3 +72,32 @@ export const httpHandler: Handler = (c) =>
     req.on('error', reject)
     req.end()
   })
+
+export interface Upstream {
+  /** `127.0.0.1:port` */
+  readonly address: string
+  /** Paths of the requests received, in order. */
+  readonly requests: string[]
+  close(): Promise<void>
+}
+
+/** A real node:http server on 127.0.0.1:0 answering with `status` (or what the function says each time). */
+export async function listen(status: number | (() => number)): Promise<Upstream> {
+  const requests: string[] = []
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '')
+    res.statusCode = typeof status === 'number' ? status : status()
+    res.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    address: `127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

@@ -1,5 +1,10 @@
-/** Endpoint sources: static, DNS, file and control plane. */
+/** Endpoint sources: static, DNS (A/AAAA/SRV) and a watched file. */
+export type { DiscoverySource } from './discovery-source.js'
+export type { DnsSourceOptions } from './dns-source.js'
+export { DNS_DEFAULTS, dnsSource } from './dns-source.js'
 export type { EndpointSourceOptions } from './endpoint-source.js'
 export { createEndpointSource } from './endpoint-source.js'
+export type { FileSourceOptions } from './file-source.js'
+export { FILE_DEFAULTS, fileSource, parseEndpointFile } from './file-source.js'
 export type { EndpointInput } from './static-source.js'
 export { staticSource } from './static-source.js'
