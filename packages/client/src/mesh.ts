@@ -1,4 +1,6 @@
 /** createMesh: builds a stack per service from policy and offers it as a Dispatcher, a fetch and a global install. */
+import type { Server } from 'node:http'
+import type { TlsOptions } from 'node:tls'
 import {
   buildStack,
   type Call,
@@ -14,10 +16,11 @@ import {
 } from '@weft/core'
 import { createEndpointSource } from '@weft/discovery'
 import { defaultServicePolicy, loadPolicy, type Policy, type PolicyInput } from '@weft/policy'
-import { createInbound, type Inbound, type InboundMesh, serverLayers } from '@weft/server'
+import { createInbound, type Inbound, type InboundMesh, type RequestListener, serverLayers, weftHandler } from '@weft/server'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
 import { MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
+import { type IdentityOption, MeshTls } from './mtls.js'
 import { clientLayers, type MeshContext, type ServiceContext } from './stack.js'
 import { Transport } from './transport.js'
 
@@ -30,6 +33,12 @@ export interface MeshOptions {
   clock?: Clock
   /** How long `close()` waits for in-flight calls (bodies included) before cutting them. Default `30s`. */
   drainTimeout?: Duration
+  /**
+   * This service's identity: `{ dir }` holding `cert.pem`, `key.pem`, `bundle.pem` (watched and
+   * rotated live), or `{ cert, key, bundle }` PEM strings. Without it calls are plaintext and
+   * STRICT services cannot be called. Default none.
+   */
+  identity?: IdentityOption
 }
 
 export const MESH_DEFAULTS = { drainTimeout: 30_000 } as const
@@ -52,6 +61,16 @@ export interface Mesh extends InboundMesh {
   stack(): { client: { role: string; why: string; active: boolean }[]; server: { role: string; why: string; active: boolean }[] }
   /** Rejects calls started after it with WEFT_MESH_CLOSED, drains in-flight calls, closes pools. Same promise every time. */
   close(): Promise<void>
+  /**
+   * A node server for this service in its policy's mode (`services.<service>.mtls`): STRICT,
+   * PERMISSIVE (mTLS and plaintext on one port) or DISABLE; runs the server stack around
+   * `listener` (an Express app too), so `currentCall().peer` is set. Call `.listen()` on it.
+   */
+  createServer(listener: RequestListener): Server
+  /** STRICT TLS options for an `https.createServer` built by hand; throws without an identity. */
+  serverOptions(): TlsOptions
+  /** This service's SPIFFE ID, from its certificate; `undefined` without an identity. */
+  readonly identity: string | undefined
 }
 
 interface ServiceStack {
@@ -74,14 +93,16 @@ export async function createMesh(options: MeshOptions): Promise<Mesh> {
     throw new WeftError('WEFT_INVALID_ARGUMENT', 'createMesh: `service` (this process’s service name) is required')
   }
   const policy = await loadPolicy(options.policy)
-  return new MeshImpl(options, policy)
+  const tls = await MeshTls.create(options.identity)
+  return new MeshImpl(options, policy, tls)
 }
 
 class MeshImpl implements Mesh {
   readonly service: string
   readonly dispatcher: MeshDispatcher
   readonly #context: MeshContext
-  readonly #transport = new Transport()
+  readonly #tls: MeshTls
+  readonly #transport = new Transport({ poolOptionsFor: (call, endpoint) => this.#tls.poolOptionsFor(call, endpoint) })
   readonly #egress = new Agent()
   readonly #drainTimeout: number
   #generation: Generation
@@ -90,8 +111,9 @@ class MeshImpl implements Mesh {
   #closing: Promise<void> | undefined
   #drained: (() => void) | undefined
 
-  constructor(options: MeshOptions, policy: Policy) {
+  constructor(options: MeshOptions, policy: Policy, tls: MeshTls) {
     this.service = options.service
+    this.#tls = tls
     const clock = options.clock ?? systemClock
     this.#drainTimeout = parseDuration(options.drainTimeout ?? MESH_DEFAULTS.drainTimeout)
     this.#context = { self: options.service, clock, timers: createTimerQueue(clock) }
@@ -164,6 +186,18 @@ class MeshImpl implements Mesh {
     }
   }
 
+  get identity(): string | undefined {
+    return this.#tls.identity()?.spiffeId
+  }
+
+  createServer(listener: RequestListener): Server {
+    return this.#tls.createServer(weftHandler(this, listener), () => this.#generation.inbound.context.service.mtls)
+  }
+
+  serverOptions(): TlsOptions {
+    return this.#tls.serverOptions()
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
     return this.#closing
@@ -184,6 +218,7 @@ class MeshImpl implements Mesh {
     for (const s of this.#generation.services.values()) s.source.close()
     this.#context.timers.close()
     await Promise.all([this.#transport.close(), this.#egress.close()])
+    this.#tls.close()
   }
 
   #enter() {
@@ -222,6 +257,7 @@ class MeshImpl implements Mesh {
 
   /** Builds every stack for a policy version: per-service state is made here, once. */
   #build(policy: Policy): Generation {
+    this.#tls.use(policy)
     const services = new Map<string, ServiceStack>()
     for (const name of Object.keys(policy.services)) {
       const service = policy.services[name]

@@ -10,6 +10,7 @@ import {
   errorKind,
   type Handler,
   type HeaderMap,
+  isWeftError,
   type Reply,
   type ReplyBody,
   WeftError,
@@ -219,6 +220,8 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
   #wrap(err: Error): unknown {
     const signal = this.#call.signal
     if (signal?.aborted) return signal.reason
+    // the mTLS connector's own verdicts (WEFT_PEER_IDENTITY_MISMATCH, …) say more than "upstream failure"
+    if (isWeftError(err)) return err
     const kind = errorKind(err)
     return new WeftError('WEFT_UPSTREAM_FAILURE', `${this.#call.service}: ${kind} talking to ${this.#endpoint.address}: ${err.message}`, {
       cause: err,

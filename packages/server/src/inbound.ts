@@ -2,6 +2,7 @@
 import { AsyncResource } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { activeCall, buildStack, type Call, type Handler, type HeaderMap, isWeftError, type Reply, runWithCall } from '@weft/core'
+import { peerOf } from '@weft/mtls'
 import { type InboundContext, serverLayers } from './stack.js'
 
 /** The inbound stack of one policy version. */
@@ -60,7 +61,8 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     endpoint: undefined,
     tried: NO_TRIES,
     trace: undefined,
-    peer: undefined,
+    // only from the verified TLS socket (cached per connection), never from a header
+    peer: peerOf(req.socket),
     startedAt: inbound.context.clock.monotonic(),
     native,
   }

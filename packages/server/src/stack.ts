@@ -5,6 +5,7 @@
 import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
 import { inboundDeadline } from '@weft/deadline'
 import { type MeshMetrics, metrics } from '@weft/metrics'
+import { authorization } from '@weft/mtls'
 import type { Policy, ServicePolicy } from '@weft/policy'
 import { inboundTrace, type TraceOptions } from '@weft/trace'
 
@@ -31,7 +32,9 @@ export const serverLayers: readonly Layer<InboundContext>[] = [
     // invalid deadline headers are counted in @weft/deadline's inboundDeadlineStats
     inboundDeadline({ clock: ctx.clock, timers: ctx.timers }),
   ),
-  layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', () => undefined),
+  layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', (ctx) =>
+    ctx.service.authorization.length === 0 ? undefined : authorization(ctx.service.authorization),
+  ),
   layer('metrics', 'counts what the service actually served, with its fate', (ctx) =>
     ctx.metrics === undefined ? undefined : metrics({ meter: ctx.metrics, service: ctx.self, direction: 'inbound' }),
   ),

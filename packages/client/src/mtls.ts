@@ -1,0 +1,128 @@
+/**
+ * The mesh's identity and what it does on both sides: the transport's connector per service
+ * (mTLS verified by SPIFFE ID, or plaintext, as `services.<name>.mtls` says) and the inbound
+ * server in this service's own mode.
+ */
+import type { Server } from 'node:http'
+import type { TlsOptions } from 'node:tls'
+import { type Call, type Endpoint, WeftError } from '@weft/core'
+import {
+  type Connector,
+  createConnector,
+  createIdentitySource,
+  createMeshServer,
+  expectedPeerFor,
+  type Identity,
+  type IdentityOptions,
+  type IdentitySource,
+  type MtlsMode,
+  type RequestListener,
+  serverTlsOptions,
+} from '@weft/mtls'
+import type { Policy } from '@weft/policy'
+import type { Pool } from 'undici'
+
+/** `createMesh({ identity })`: a directory (watched), PEM strings, or a source the agent keeps up to date. */
+export type IdentityOption = IdentityOptions | IdentitySource
+
+/** What the transport is told for one endpoint: the pool key and its options. */
+export interface PoolChoice {
+  readonly key: string
+  readonly options: Pool.Options
+}
+
+const PLAINTEXT: Pool.Options = {}
+
+/** One mesh's mTLS state; the per-endpoint choices are built once per policy version. */
+export class MeshTls {
+  readonly #source: IdentitySource | undefined
+  readonly #owned: boolean
+  #services = new Map<string, Map<string, PoolChoice>>()
+  #policy: Policy | undefined
+
+  private constructor(source: IdentitySource | undefined, owned: boolean) {
+    this.#source = source
+    this.#owned = owned
+  }
+
+  /** Loads the identity (rejecting with `WEFT_CERTIFICATE_INVALID` naming the file), or none. */
+  static async create(option: IdentityOption | undefined): Promise<MeshTls> {
+    if (option === undefined) return new MeshTls(undefined, false)
+    if (typeof (option as IdentitySource).current === 'function') return new MeshTls(option as IdentitySource, false)
+    return new MeshTls(await createIdentitySource(option as IdentityOptions), true)
+  }
+
+  /** This process's identity, or `undefined`. */
+  identity(): Identity | undefined {
+    return this.#source?.current()
+  }
+
+  /** Takes a new policy version; choices are rebuilt lazily, per service, on first use. */
+  use(policy: Policy): void {
+    if (policy === this.#policy) return
+    this.#policy = policy
+    this.#services = new Map()
+  }
+
+  /** The transport's `poolOptionsFor`: per call only two map lookups. */
+  readonly poolOptionsFor = (call: Call, endpoint: Endpoint): PoolChoice => {
+    let byEndpoint = this.#services.get(call.service)
+    if (byEndpoint === undefined) this.#services.set(call.service, (byEndpoint = new Map()))
+    let choice = byEndpoint.get(endpoint.address)
+    if (choice === undefined) byEndpoint.set(endpoint.address, (choice = this.#choose(call.service, endpoint)))
+    return choice
+  }
+
+  #choose(name: string, endpoint: Endpoint): PoolChoice {
+    const service = this.#policy === undefined ? undefined : findService(this.#policy, name)
+    const mode: MtlsMode = service?.mtls ?? 'PERMISSIVE'
+    const source = this.#source
+    if (mode === 'DISABLE' || (mode === 'PERMISSIVE' && source === undefined)) return { key: endpoint.address, options: PLAINTEXT }
+    if (source === undefined) {
+      // STRICT and no identity: fail every connection with the reason rather than ever send plaintext
+      return { key: `${endpoint.address}|strict-without-identity`, options: { connect: refuse(name) } }
+    }
+    const expected = expectedPeerFor(service?.name ?? name, service?.identity)
+    const connect: Connector = createConnector(source, expected, { service: name })
+    // the expected identity is part of the key: a policy change of it opens new pools, never reuses a verified one
+    return { key: `${endpoint.address}|mtls|${typeof expected === 'string' ? expected : ''}`, options: { connect } }
+  }
+
+  /** `mesh.createServer`: a node server for this service's own mode, read per connection. */
+  createServer(listener: RequestListener, modeOf: () => MtlsMode): Server {
+    return createMeshServer(listener, { identity: this.#source, mode: modeOf })
+  }
+
+  /** `mesh.serverOptions()`: STRICT TLS options for a server built by hand. */
+  serverOptions(): TlsOptions {
+    const identity = this.identity()
+    if (identity === undefined) {
+      throw new WeftError('WEFT_CERTIFICATE_INVALID', 'mesh.serverOptions() needs an identity: pass createMesh({ identity: { dir } })')
+    }
+    return serverTlsOptions(identity, 'STRICT')
+  }
+
+  close(): void {
+    if (this.#owned) this.#source?.close()
+  }
+}
+
+function findService(policy: Policy, name: string) {
+  const exact = policy.services[name]
+  if (exact !== undefined) return exact
+  for (const key of Object.keys(policy.services)) if (key.toLowerCase() === name) return policy.services[key]
+  return undefined
+}
+
+function refuse(service: string): Connector {
+  return (_request, callback) => {
+    const err = new WeftError(
+      'WEFT_CERTIFICATE_INVALID',
+      `${service} accepts only mTLS (mtls: STRICT) but this mesh has no identity: pass createMesh({ identity: { dir } })`,
+      { details: { service } },
+    )
+    queueMicrotask(() => callback(err, null))
+    // undici wants a socket back; it is never used because the callback reports the failure
+    return undefined as unknown as ReturnType<Connector>
+  }
+}
