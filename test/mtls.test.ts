@@ -194,7 +194,7 @@ const adapters: Record<string, (m: Mesh) => Promise<Upstream>> = {
   'Fastify (weftFastify)': async (m) => {
     const app = Fastify({ https: m.serverOptions() })
     await app.register(weftFastify, { mesh: m })
-    app.all('/*', (req, reply) => {
+    app.all('/*', (_req, reply) => {
       reply.send({ peer: currentCall()?.peer?.identity ?? null })
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
@@ -211,7 +211,7 @@ const adapters: Record<string, (m: Mesh) => Promise<Upstream>> = {
   'mesh.createServer for Fastify (serverFactory)': async (m) => {
     const app = Fastify({ serverFactory: (handler) => m.createServer(handler) })
     await app.register(weftFastify, { mesh: m })
-    app.all('/*', (req, reply) => {
+    app.all('/*', (_req, reply) => {
       reply.send({ peer: currentCall()?.peer?.identity ?? null })
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
