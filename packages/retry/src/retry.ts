@@ -140,16 +140,16 @@ async function retried(env: RetryEnv, call: Call, s: RouteSettings, tightened: b
     let tryAt = deadlineAt
     let remaining = Number.POSITIVE_INFINITY
     let timer: LinkedSignal | undefined
-    if (s.perTryTimeout !== undefined || deadlineAt !== Number.POSITIVE_INFINITY) {
+    // the deadline layer wrote the headers for this deadline a moment ago: the first try keeps them
+    const fresh = attempt === 1 && !tightened && call.headers[TIMEOUT_HEADER] !== undefined
+    if (s.perTryTimeout !== undefined || (deadlineAt !== Number.POSITIVE_INFINITY && !fresh)) {
       const now = clock.now()
       if (s.perTryTimeout !== undefined && now + s.perTryTimeout < deadlineAt) {
         tryAt = now + s.perTryTimeout
         const n = attempt
         timer = new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, n, s))
       }
-      // the deadline layer wrote the headers for this deadline a moment ago: keep them on the first try
-      const reuse = attempt === 1 && !tightened && timer === undefined && call.headers[TIMEOUT_HEADER] !== undefined
-      if (!reuse) remaining = tryAt - now
+      if (!fresh || timer !== undefined) remaining = tryAt - now
     }
     let outcome: Outcome
     try {
