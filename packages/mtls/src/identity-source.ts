@@ -35,7 +35,7 @@ export interface IdentitySource {
   onChange(listener: (identity: Identity, previous: Identity) => void): () => void
   /** Reads the directory again now; resolves `true` when a new identity was applied, `false` when nothing changed. Rejects (old identity kept) when the files are bad. */
   reload(): Promise<boolean>
-  /** Replaces the identity with new PEMs (a certificate the control plane signed); throws when they are bad, the old one stays. */
+  /** Replaces the identity with new PEMs (a certificate the control plane signed); throws when they are bad or name another SPIFFE ID, the old one stays. */
   update(pems: IdentityPems): Identity
   /** Stops watching. */
   close(): void
@@ -108,7 +108,7 @@ class Source implements IdentitySource {
     const next = this.#reloading.then(async () => {
       const { identity, pems } = await readDir(dir, this.#clock)
       if (this.#closed || samePems(pems, this.#identity)) return false
-      this.#apply(identity)
+      this.#apply(sameIdentity(identity, this.#identity, join(dir, IDENTITY_FILES.cert)))
       return true
     })
     this.#reloading = next.catch(() => false)
@@ -116,7 +116,7 @@ class Source implements IdentitySource {
   }
 
   update(pems: IdentityPems): Identity {
-    const identity = createIdentity(pems, { now: this.#clock.now() })
+    const identity = sameIdentity(createIdentity(pems, { now: this.#clock.now() }), this.#identity, 'cert')
     if (!samePems(pems, this.#identity)) this.#apply(identity)
     return this.#identity
   }
@@ -158,6 +158,18 @@ class Source implements IdentitySource {
     this.#identity = identity
     for (const listener of this.#listeners) listener(identity, previous)
   }
+}
+
+/** A rotation renews a certificate; it never turns this process into another workload. */
+function sameIdentity(next: Identity, current: Identity, file: string): Identity {
+  if (next.spiffeId !== current.spiffeId) {
+    throw new WeftError(
+      'WEFT_CERTIFICATE_INVALID',
+      `${file} names ${next.spiffeId} but this process is ${current.spiffeId}: an identity does not change at runtime, restart to take another`,
+      { details: { file, expected: current.spiffeId, actual: next.spiffeId } },
+    )
+  }
+  return next
 }
 
 function samePems(a: IdentityPems, b: IdentityPems): boolean {

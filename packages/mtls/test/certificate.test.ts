@@ -1,9 +1,24 @@
-import { X509Certificate } from 'node:crypto'
+import { createPrivateKey, sign, X509Certificate } from 'node:crypto'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { Certificate, Version } from '@peculiar/asn1-x509'
 import { isWeftError } from '@weft/core'
 import { describe, expect, it } from 'vitest'
+import type { IssuedCertificate, TrustAnchor } from '../src/index.js'
 import { createTrustAnchor, describeCertificate, issueCertificate, loadTrustAnchor, parseLifetime } from '../src/index.js'
-import { x509 } from '../src/x509.js'
+import { toPem, x509 } from '../src/x509.js'
 import { anchorFor, craft, id, svid } from './helpers.js'
+
+/** Rewrites a certificate as X.509 v1 (no extensions) and signs it again, as an old CA tool would issue it. */
+async function asVersion1(issued: IssuedCertificate, anchor: TrustAnchor): Promise<string> {
+  const der = Buffer.from(issued.cert.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64')
+  const cert = AsnConvert.parse(der, Certificate)
+  cert.tbsCertificate.version = Version.v1
+  cert.tbsCertificate.extensions = undefined
+  const tbs = Buffer.from(AsnConvert.serialize(cert.tbsCertificate))
+  const signature = sign('sha256', tbs, createPrivateKey(anchor.key))
+  cert.signatureValue = new Uint8Array(signature).buffer
+  return toPem(AsnConvert.serialize(cert), 'CERTIFICATE')
+}
 
 describe('the development certificate authority', () => {
   it('issues an X.509-SVID with one URI SAN, not a CA, for server and client auth', async () => {
@@ -83,6 +98,15 @@ describe('X.509-SVID rules, read from the DER (OpenSSL accepts all of these leav
     const d = describeCertificate(bad.cert)
     expect(d.svidProblems.join('; ')).toMatch(rule)
     expect(d.svidProblems.length === 0).toBe(false)
+  })
+
+  it('rejects an X.509 v1 certificate', async () => {
+    const v1 = await asVersion1(await craft(await anchorFor(), { uris: [id('a')] }), await anchorFor())
+    const d = describeCertificate(v1)
+    expect(d.version).toBe(1)
+    expect(d.svidProblems[0]).toBe('X.509 v1 certificate: an SVID must be X.509 v3')
+    // Node's own parser takes it as a certificate like any other
+    expect(new X509Certificate(v1).subject).toBe('O=weft')
   })
 
   it('never splits a URI SAN that contains ", URI:" into two identities', async () => {

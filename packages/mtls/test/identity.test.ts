@@ -111,6 +111,11 @@ describe('an identity directory', () => {
       /does not chain/,
     ],
     ['a CA as leaf', async () => craft(await anchorFor(), { uris: [id('checkout')], ca: true }), /CA flag/],
+    [
+      'another identity',
+      async () => svid('payments'),
+      /names spiffe:\/\/weft.local\/ns\/default\/sa\/payments but this process is spiffe:\/\/weft.local\/ns\/default\/sa\/checkout/,
+    ],
   ])('never applies a rotation to %s: the old identity stays and the failure is reported', async (_name, make, rule) => {
     const dir = await tempDir()
     const good = await svid('checkout')
@@ -166,6 +171,8 @@ describe('an identity directory', () => {
     expect(source.update(second).serialNumber).toBe(second.serialNumber)
     const expired = await svid('checkout', { notBefore: new Date(Date.now() - 7_200_000), lifetime: '1h' })
     expect(() => source.update(expired)).toThrow(/has expired/)
+    const other = await svid('payments')
+    expect(() => source.update(other)).toThrow(/an identity does not change at runtime/)
     expect(source.current().serialNumber).toBe(second.serialNumber)
   })
 })
