@@ -128,6 +128,26 @@ describe('createMesh({ identity }) and mesh.createServer', () => {
     expect(plain.requests).toHaveLength(0)
   })
 
+  it('an expired server certificate fails the call with a clear error, and is not retried', async () => {
+    const expired = await issueCertificate({
+      anchor,
+      spiffeId: spiffe('payments'),
+      notBefore: new Date(Date.now() - 7_200_000),
+      lifetime: '1h',
+    })
+    let connections = 0
+    const server = createHttpsServer({ ...pems(expired), ca: expired.bundle, requestCert: true }, (_req, res) => res.end('ok'))
+    server.on('connection', () => connections++)
+    const up = await listening(server)
+    const checkout = await mesh('checkout', {
+      payments: { mtls: 'STRICT', retries: { attempts: 3 }, endpoints: [{ address: up.address }] },
+    })
+
+    const err = await failure(call(checkout, 'http://payments/charge'))
+    expect([err.code, err.details.reason]).toEqual(['WEFT_PEER_CERTIFICATE_INVALID', 'CERT_HAS_EXPIRED'])
+    expect(connections).toBe(1)
+  })
+
   it('DISABLE calls in plaintext; PERMISSIVE uses mTLS when the caller has an identity, plaintext when not', async () => {
     const payments = await mesh('payments', { payments: { mtls: 'PERMISSIVE' } })
     const server = await listening(payments.createServer(whoAmI))
