@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import { routeRows, runRoutes } from '../src/commands/routes.js'
+import { createProgram } from '../src/index.js'
+import { parseSamples } from '../src/prom-text.js'
+import { adminFor, createMeshMetrics, scriptedRun } from './observe-helpers.js'
+
+describe('weft routes', () => {
+  it('is a registered sub-command taking an admin URL', () => {
+    const command = createProgram().commands.find((c) => c.name() === 'routes')
+    expect(command?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--json', '--window', '--wide']))
+  })
+
+  it('prints the success rate of a scripted run: 4 of 5 calls succeeded, 4 of 6 tries', async () => {
+    const meter = createMeshMetrics()
+    await scriptedRun(meter)
+    const admin = await adminFor(meter)
+    const lines: string[] = []
+
+    expect(await runRoutes(admin.url, { wide: true }, (l) => lines.push(l))).toBe(0)
+
+    const [header, row] = (lines[0] as string).split('\n')
+    expect(header).toMatch(/^ROUTE\s+SERVICE\s+DIR\s+SUCCESS\s+RPS\s+P50\s+P95\s+P99\s+ACTUAL_SUCCESS\s+ACTUAL_RPS/)
+    expect(row).toMatch(/^charge\s+payments\s+out\s+80\.00%\s+\S+rps\s+\S+\s+\S+\s+\S+\s+66\.67%/)
+  })
+
+  it('gives the same figures as JSON', async () => {
+    const meter = createMeshMetrics()
+    await scriptedRun(meter)
+    const admin = await adminFor(meter)
+    const out: string[] = []
+    await runRoutes(admin.url, { json: true }, (l) => out.push(l))
+    const [route] = JSON.parse(out[0] as string)
+    expect(route).toMatchObject({
+      direction: 'outbound',
+      service: 'payments',
+      route: 'charge',
+      requests: 5,
+      success: 0.8,
+      actual: { requests: 6, success: 0.667 },
+    })
+    expect(route.latencyMs.p50).toBeGreaterThan(0)
+  })
+
+  it('measures a window between two scrapes', () => {
+    const scrape = (ok: number, failed: number) =>
+      parseSamples(
+        [
+          `weft_requests_total{direction="outbound",service="s",route="r",method="GET",code="200",fate="ok"} ${ok}`,
+          `weft_requests_total{direction="outbound",service="s",route="r",method="GET",code="503",fate="error"} ${failed}`,
+        ].join('\n'),
+      )
+    const [row] = routeRows(scrape(110, 10), scrape(20, 0), 10)
+    expect(row?.requests).toBe(100)
+    expect(row?.success).toBeCloseTo(0.9)
+    expect(row?.rps).toBe(10)
+  })
+
+  it('fails clearly on something that is not an admin URL', async () => {
+    await expect(runRoutes('payments', {}, () => {})).rejects.toThrow(/not a URL: payments/)
+  })
+})
