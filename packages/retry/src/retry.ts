@@ -85,6 +85,17 @@ export function retry(options: RetryOptions = {}): Middleware {
       // one try and nothing to time: stamp the attempt and go
       if (s.timeout === undefined) {
         if (s.single) return next(firstTry(call))
+        // the common case: the first try is a plain call; the retry loop starts only after a failure
+        if (s.hedge === undefined && s.perTryTimeout === undefined && (call.body === null || call.body === undefined || call.replayable)) {
+          const first = firstTry(call)
+          return next(first).then(
+            (reply) =>
+              reply.status < 600 && s.statuses[reply.status] === 1
+                ? retried(env, call, s, false, { reply }, first.tried as string[])
+                : reply,
+            (error) => retried(env, call, s, false, { error }, first.tried as string[]),
+          )
+        }
         if (s.hedge === undefined) return retried(env, call, s, false)
       }
       return run(env, call, s)
@@ -123,9 +134,16 @@ async function run(env: RetryEnv, call: Call, s: RouteSettings): Promise<Reply> 
 }
 
 /** Tries one after another until one is final, the attempts run out, or the budget or safety says stop. */
-async function retried(env: RetryEnv, call: Call, s: RouteSettings, tightened: boolean): Promise<Reply> {
+async function retried(
+  env: RetryEnv,
+  call: Call,
+  s: RouteSettings,
+  tightened: boolean,
+  firstOutcome?: Outcome,
+  firstTried?: string[],
+): Promise<Reply> {
   const { next, clock, timers } = env
-  const tried: string[] = []
+  const tried: string[] = firstTried ?? []
   const known = call.body === null || call.body === undefined || call.replayable
   let replay: ReplayBody | undefined
   let body = call.body
@@ -151,22 +169,20 @@ async function retried(env: RetryEnv, call: Call, s: RouteSettings, tightened: b
       }
       if (!fresh || timer !== undefined) remaining = tryAt - now
     }
-    let outcome: Outcome
-    try {
-      outcome = {
-        reply: await next({
-          ...call,
-          headers: tryHeaders(call.headers, attempt, remaining),
-          attempt,
-          tried,
-          body,
-          signal: timer === undefined ? call.signal : timer.signal,
-          deadline: timer === undefined ? call.deadline : new Deadline(tryAt, clock),
-        }),
-      }
-    } catch (error) {
-      outcome = { error }
-    }
+    const outcome: Outcome =
+      attempt === 1 && firstOutcome !== undefined
+        ? firstOutcome // the first try already ran as a plain call (see `retrying`)
+        : await settle(
+            next({
+              ...call,
+              headers: tryHeaders(call.headers, attempt, remaining),
+              attempt,
+              tried,
+              body,
+              signal: timer === undefined ? call.signal : timer.signal,
+              deadline: timer === undefined ? call.deadline : new Deadline(tryAt, clock),
+            }),
+          )
     noteEndpoint(tried, attempt, outcome)
 
     const reply = outcome.reply
@@ -207,6 +223,14 @@ function routeTimeoutExceeded(call: Call, s: RouteSettings): WeftError {
   return new WeftError('WEFT_DEADLINE_EXCEEDED', `call to ${call.service} exceeded its timeout of ${s.timeout}ms${where}`, {
     details: { service: call.service, route: s.route, budgetMs: s.timeout, source: 'timeout' },
   })
+}
+
+/** The outcome of a try, whichever way it went. */
+function settle(pending: Promise<Reply>): Promise<Outcome> {
+  return pending.then(
+    (reply) => ({ reply }),
+    (error: unknown) => ({ error }),
+  )
 }
 
 function contentLength(call: Call): number | undefined {
