@@ -209,7 +209,7 @@ async function retried(
     reply?.body?.discard()
     timer?.release()
     if (replay !== undefined) body = replay.next()
-    if (delay > 0) await clock.sleep(delay, call.signal)
+    if (delay > 0) await waitBeforeRetry(clock, delay, call.signal)
   }
 }
 
@@ -223,6 +223,20 @@ function routeTimeoutExceeded(call: Call, s: RouteSettings): WeftError {
   return new WeftError('WEFT_DEADLINE_EXCEEDED', `call to ${call.service} exceeded its timeout of ${s.timeout}ms${where}`, {
     details: { service: call.service, route: s.route, budgetMs: s.timeout, source: 'timeout' },
   })
+}
+
+/**
+ * Sleeps on the clock before a retry. The clock's timers do not keep the process alive, but a
+ * retry waiting is work in progress, as a request in flight is: hold the event loop meanwhile
+ * (one handle per retry, never on the success path).
+ */
+async function waitBeforeRetry(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  const hold = setInterval(() => {}, 1 << 30)
+  try {
+    await clock.sleep(ms, signal)
+  } finally {
+    clearInterval(hold)
+  }
 }
 
 /** The outcome of a try, whichever way it went. */

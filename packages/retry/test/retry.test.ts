@@ -496,3 +496,27 @@ describe('retry: per-route settings from the policy', () => {
     expect(sent[0]?.call.headers['x-weft-timeout']).toBe('500')
   })
 })
+
+describe('retry: the process', () => {
+  it('a retry waiting in its backoff keeps the process alive (the clock’s own timers do not)', async () => {
+    const { execFile } = await import('node:child_process')
+    const script = `
+      import { retry } from '@weft/retry'
+      let tries = 0
+      const send = retry({ backoff: { base: '200ms', max: '200ms' }, random: () => 1 })(async () => ({ status: ++tries === 1 ? 503 : 200, headers: {}, body: undefined }))
+      const reply = await send({ direction: 'outbound', service: 'p', method: 'GET', path: '/', authority: 'p', headers: {}, body: null,
+        replayable: true, signal: undefined, deadline: undefined, attempt: 1, route: undefined, subset: undefined, endpoint: undefined,
+        tried: [], trace: undefined, peer: undefined, startedAt: 0 })
+      console.log(reply.status, reply.attempts)`
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { cwd: new URL('../../..', import.meta.url).pathname },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    )
+
+    expect(out.trim()).toBe('200 2')
+  })
+})
