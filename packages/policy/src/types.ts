@@ -197,6 +197,18 @@ export interface ServicePolicy {
   concurrency: ConcurrencyPolicy
 }
 
+/** The fields `defaults` and a service may both set, resolved: what a service the document does not list gets. */
+export interface MeshDefaults {
+  timeout: number | undefined
+  retries: RetryPolicy
+  loadBalancer: LoadBalancerPolicy
+  outlierDetection: OutlierDetectionPolicy | false
+  circuitBreaker: CircuitBreakerPolicy | false
+  concurrency: ConcurrencyPolicy
+  /** `defaults.mtls` (default PERMISSIVE): the mode of every service that does not set its own. */
+  mtls: MtlsMode
+}
+
 /** A validated document, every service resolved. */
 export interface Policy {
   apiVersion: 'weft.dev/v1'
@@ -205,4 +217,6 @@ export interface Policy {
   services: Record<string, ServicePolicy>
   /** The document as validated (before defaults), for `/config`. */
   document: unknown
+  /** The document's `defaults` merged over the built-in ones; `defaultServicePolicy` builds from it. Absent on hand-made policies. */
+  defaults?: MeshDefaults
 }

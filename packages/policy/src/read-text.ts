@@ -1,0 +1,139 @@
+/**
+ * Policy text to data: JSON through JSON.parse, YAML through the `yaml` package locked down to one
+ * document, few aliases, no merge keys and no tags beyond YAML's own, with positions for every error.
+ */
+import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml'
+import type { RawIssue, Segments } from './issues.js'
+
+export type PolicyFormat = 'json' | 'yaml'
+
+export interface TextLimits {
+  maxBytes: number
+  maxAliasCount: number
+}
+
+export interface ReadText {
+  value: unknown
+  issues: RawIssue[]
+  /** Finds a field's line and column in the text (YAML only). */
+  locate?: (segments: Segments) => { line: number; column: number } | undefined
+}
+
+/** YAML's own tags (what the core schema resolves untagged scalars to); any other tag is refused. */
+const YAML_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'seq', 'map'].map((t) => `tag:yaml.org,2002:${t}`))
+
+/** Sniffs the format: JSON when the text starts with `{` or `[`, else YAML. */
+export function sniffFormat(text: string): PolicyFormat {
+  const first = text.trimStart()[0]
+  return first === '{' || first === '[' ? 'json' : 'yaml'
+}
+
+/** Checks the size limit on the raw text, before any parsing. */
+export function sizeIssue(bytes: number, maxBytes: number): RawIssue | undefined {
+  if (bytes <= maxBytes) return undefined
+  return { segments: [], message: `document is ${bytes} bytes, over the limit of ${maxBytes} bytes (${formatBytes(maxBytes)})` }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1_048_576 && bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`
+  return `${bytes} bytes`
+}
+
+/** Parses policy text; never throws. */
+export function readText(text: string, format: PolicyFormat, limits: TextLimits): ReadText {
+  const size = sizeIssue(Buffer.byteLength(text, 'utf8'), limits.maxBytes)
+  if (size !== undefined) return { value: undefined, issues: [size] }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  if (text.trim() === '') return { value: undefined, issues: [{ segments: [], message: 'document is empty' }] }
+  return format === 'json' ? readJson(text) : readYaml(text, limits)
+}
+
+function readJson(text: string): ReadText {
+  try {
+    return { value: JSON.parse(text), issues: [] }
+  } catch (err) {
+    // V8 says where: "Unexpected token } in JSON at position 10 (line 2 column 3)"
+    const message = (err as Error).message
+    const at = /\(line (\d+) column (\d+)\)/.exec(message)
+    const issue: RawIssue = { segments: [], message: `not valid JSON: ${message}` }
+    if (at !== null) {
+      issue.line = Number(at[1])
+      issue.column = Number(at[2])
+    }
+    return { value: undefined, issues: [issue] }
+  }
+}
+
+function readYaml(text: string, limits: TextLimits): ReadText {
+  const lineCounter = new LineCounter()
+  const options = {
+    lineCounter,
+    maxAliasCount: limits.maxAliasCount,
+    merge: false,
+    uniqueKeys: true,
+    prettyErrors: false,
+    version: '1.2' as const,
+  }
+  const position = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset)
+    return { line, column: col }
+  }
+  const issueAt = (message: string, offset: number | undefined): RawIssue => ({
+    segments: [],
+    message,
+    ...(offset === undefined ? {} : position(offset)),
+  })
+
+  const docs = parseAllDocuments(text, options)
+  if (!Array.isArray(docs)) return { value: undefined, issues: [{ segments: [], message: 'document is empty' }] }
+  if (docs.length > 1) {
+    return { value: undefined, issues: [issueAt(`holds ${docs.length} YAML documents; a policy is one document`, docs[1]?.range[0])] }
+  }
+  const doc = docs[0]
+  if (doc === undefined || doc.contents === null) return { value: undefined, issues: [{ segments: [], message: 'document is empty' }] }
+  const issues: RawIssue[] = []
+  for (const e of doc.errors) issues.push(issueAt(`not valid YAML: ${firstLine(e.message)}`, e.pos[0]))
+  visit(doc, (_key, node) => {
+    if (isNode(node) && node.tag !== undefined && !YAML_TAGS.has(node.tag)) {
+      issues.push(issueAt(`YAML tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed`, node.range?.[0]))
+    }
+  })
+  if (issues.length > 0) return { value: undefined, issues }
+
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: limits.maxAliasCount })
+  } catch (err) {
+    const message = (err as Error).message
+    return {
+      value: undefined,
+      issues: [{ segments: [], message: `not accepted: ${message} (at most ${limits.maxAliasCount} alias expansions)` }],
+    }
+  }
+
+  const locate = (segments: Segments) => {
+    let node: unknown = doc.contents
+    let keyNode: unknown
+    for (const segment of segments) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === segment)
+        if (pair === undefined) break
+        keyNode = pair.key
+        node = pair.value
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment]
+        keyNode = undefined
+      } else break
+    }
+    const target = isNode(node) ? node : isNode(keyNode) ? keyNode : undefined
+    const offset = target?.range?.[0]
+    return offset === undefined ? undefined : position(offset)
+  }
+  return { value, issues: [], locate }
+}
+
+function firstLine(message: string): string {
+  const i = message.indexOf(' at line ')
+  return (i === -1 ? message.split('\n')[0] : message.slice(0, i)) ?? message
+}
