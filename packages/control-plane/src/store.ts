@@ -2,13 +2,12 @@
  * A policy store and the rule every store keeps: a document becomes the served version only after it
  * validates; a bad one is reported (log, `/v1/status`, `/metrics`) and the last good version stays.
  */
-import { createHash } from 'node:crypto'
 import type { Clock } from '@weft/core'
 import { type Policy, parsePolicy } from '@weft/policy'
 
 /** A validated version, ready to serve. */
 export interface PolicySnapshot {
-  /** The ETag: a content hash of `json`, so replicas reading the same document serve the same version. */
+  /** The ETag: the policy's content hash, so replicas reading the same document serve the same version. */
   readonly version: string
   /** The validated document (input shape) as JSON text, exactly as served inside the envelope. */
   readonly json: string
@@ -89,19 +88,21 @@ export class LastGood {
   async offer(text: string, where: string): Promise<void> {
     let policy: Policy
     try {
-      policy = await parsePolicy(text)
+      policy = parsePolicy(text, { source: where })
     } catch (err) {
       const e = err as Error & { details?: { issues?: unknown } }
       return this.problem(`${where} fails validation: ${e.message}`, e.details?.issues)
     }
+    // the policy's own content hash (canonical JSON): replicas reading the same document agree on it, and so
+    // does a mesh that validates the served document again
+    const version = policy.version
     const json = JSON.stringify(policy.document)
-    const version = createHash('sha256').update(json).digest('hex').slice(0, 20)
     this.#loads++
     const changed = version !== this.#current?.version
     const hadProblem = this.#problem !== undefined
     this.#problem = undefined
     if (changed) {
-      this.#current = { version, json, policy: { ...policy, version }, loadedAt: this.#context.clock.now() }
+      this.#current = { version, json, policy, loadedAt: this.#context.clock.now() }
       this.#context.logger.info?.(`serving policy version ${version} from ${where}`, { store: this.#description, version })
     }
     if (changed || hadProblem) this.#emit()
