@@ -1,4 +1,5 @@
 /** Vose's alias method: draws an index in proportion to its weight in O(1), after an O(n) build. */
+import { randomIndex, randomUnit } from './random.js'
 
 export interface AliasTable {
   /** An index drawn in proportion to its weight. */
@@ -27,8 +28,8 @@ export function aliasTable(weights: readonly number[]): AliasTable {
   for (const i of small) prob[i] = 1 // rounding leftovers
   return {
     sample() {
-      const i = (Math.random() * n) | 0
-      return Math.random() < (prob[i] as number) ? i : (alias[i] as number)
+      const i = randomIndex(n)
+      return randomUnit() < (prob[i] as number) ? i : (alias[i] as number)
     },
   }
 }

@@ -23,13 +23,14 @@ import {
   WeftError,
 } from '@weft/core'
 import type { HashOn, LoadBalancerPolicy, LoadBalancerType, OutlierDetectionPolicy } from '@weft/policy'
-import { EndpointState } from './endpoint-state.js'
+import { EndpointState, HotState } from './endpoint-state.js'
 import { estimate, ewma, observe } from './ewma.js'
 import { hashString } from './hash.js'
 import { leastRequest } from './least-request.js'
 import { maglev } from './maglev.js'
 import { OUTLIER_DETECTION_DEFAULTS, OutlierDetector } from './outlier-detection.js'
 import { EMPTY_PICKER, type Picker } from './picker.js'
+import { randomIndex, randomUnit } from './random.js'
 import { ringHash } from './ring-hash.js'
 import { weightedRoundRobin } from './weighted-round-robin.js'
 
@@ -65,6 +66,8 @@ const SLOW_START_MIN_FACTOR = 0.1
 /** A balancer for one service: its middleware and what operators can see of its endpoints. */
 export interface Balancer {
   readonly middleware: Middleware
+  /** The endpoint a call would be sent to now, without sending it (for tools and benchmarks). */
+  pick(call: Call): Endpoint | undefined
   /** Per-endpoint state now, as plain data (JSON-serialisable). */
   snapshot(): BalancerSnapshot
   /** Stops following the source and stops the outlier-detection timer. */
@@ -121,6 +124,8 @@ interface Pool {
   members: EndpointState[]
   /** What the picker chooses from: the healthy members, or all of them in panic. */
   active: EndpointState[]
+  /** `active[i].endpoint`, side by side, so a pick and a retry check read one compact array. */
+  endpoints: Endpoint[]
   panic: boolean
   picker: Picker
 }
@@ -183,6 +188,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       pool.panic = panic && pool.members.length > 0 && healthy.length < pool.members.length
       if (!sameList(active, pool.active)) {
         pool.active = active
+        pool.endpoints = active.map((s) => s.endpoint)
         pool.picker = buildPicker(active)
       }
     }
@@ -191,21 +197,32 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** The source changed: keep state by address, add and drop endpoints, recompute subsets. */
   function onEndpoints(endpoints: readonly Endpoint[]) {
     const now = clock.monotonic()
-    const seen = new Set<string>()
-    for (const e of endpoints) {
-      seen.add(e.address)
-      const s = states.get(e.address)
-      if (s === undefined) {
-        const fresh = new EndpointState(e, lb.defaultRtt, now)
-        if (!initial && slowStart !== undefined) fresh.slowStartFrom = now
-        states.set(e.address, fresh)
-      } else s.endpoint = e
+    const fresh = new Map<string, Endpoint>()
+    for (const e of endpoints) if (!fresh.has(e.address)) fresh.set(e.address, e)
+    // a dropped endpoint keeps its numbers in a slot of its own, for the calls still in flight to it
+    for (const [address, s] of states) {
+      if (fresh.has(address)) continue
+      s.moveTo(new HotState(1), 0)
+      states.delete(address)
     }
-    for (const address of states.keys()) if (!seen.has(address)) states.delete(address)
+    const hot = new HotState(fresh.size)
+    let id = 0
+    for (const [address, e] of fresh) {
+      const s = states.get(address)
+      if (s === undefined) {
+        const created = new EndpointState(e, hot, id, lb.defaultRtt, now)
+        if (!initial && slowStart !== undefined) created.slowStartFrom = now
+        states.set(address, created)
+      } else {
+        s.endpoint = e
+        s.moveTo(hot, id)
+      }
+      id++
+    }
     initial = false
-    all.members = [...states.values()]
+    all.members = [...fresh.keys()].map((a) => states.get(a) as EndpointState)
     for (const pool of subsets.values()) pool.members = all.members.filter((s) => matches(s.endpoint, pool.selector))
-    for (const pool of pools) pool.active = [] // force a rebuild: weights or labels may have changed
+    for (const pool of pools) pool.active = [] // force a rebuild: slots, weights or labels may have changed
     refreshActive()
   }
 
@@ -229,28 +246,34 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return key === undefined ? -1 : hashString(key)
   }
 
-  /** Picks from the pool; slow start thins a ramping endpoint's share; a retry steers away from tried endpoints. */
-  function choose(pool: Pool, call: Call, now: number): EndpointState | undefined {
+  /**
+   * Picks from the pool and answers an index into `pool.active` (-1 for none); slow start thins a
+   * ramping endpoint's share; a retry steers away from the endpoints earlier tries used.
+   */
+  function choose(pool: Pool, call: Call, now: number): number {
     const hash = hashed ? hashOf(call) : -1
-    let picked = pool.picker.pick(now, hash)
-    if (picked === undefined) return undefined
-    if (slowStart !== undefined && picked.slowStartFrom !== undefined && !hashed) {
-      for (let i = 0; i < 4 && picked.slowStartFrom !== undefined; i++) {
-        const f = slowStartFactor(picked, now, slowStart)
-        if (f >= 1 || Math.random() < f) break
-        picked = pool.picker.pick(now, hash) as EndpointState
+    let k = pool.picker.pick(now, hash)
+    if (k < 0) return -1
+    if (slowStart !== undefined && !hashed) {
+      for (let i = 0; i < 4; i++) {
+        const s = pool.active[k] as EndpointState
+        if (s.slowStartFrom === undefined) break
+        const f = slowStartFactor(s, now, slowStart)
+        if (f >= 1 || randomUnit() < f) break
+        k = pool.picker.pick(now, hash)
       }
     }
     const tried = call.tried
-    if (tried.length === 0 || !tried.includes(picked.address)) return picked
-    const active = pool.active
-    const n = active.length
-    const start = (Math.random() * n) | 0
+    if (tried.length === 0) return k
+    const endpoints = pool.endpoints
+    if (!tried.includes((endpoints[k] as Endpoint).address)) return k
+    const n = endpoints.length
+    const start = randomIndex(n)
     for (let i = 0; i < n; i++) {
-      const s = active[(start + i) % n] as EndpointState
-      if (!tried.includes(s.address)) return s
+      const c = (start + i) % n
+      if (!tried.includes((endpoints[c] as Endpoint).address)) return c
     }
-    return picked
+    return k
   }
 
   function settle(s: EndpointState, started: number, kind: OutcomeKind, verdict: Verdict) {
@@ -279,12 +302,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
     async function balancing(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
       const started = clock.monotonic()
-      let picked = pool === undefined ? undefined : choose(pool, call, started)
-      if (picked === undefined && pool !== undefined && !answered) {
+      let k = pool === undefined ? -1 : choose(pool, call, started)
+      if (k < 0 && pool !== undefined && !answered) {
         await firstAnswer
-        picked = choose(pool, call, clock.monotonic())
+        k = choose(pool, call, clock.monotonic())
       }
-      if (picked === undefined) throw noEndpoint(call, pool)
+      if (k < 0 || pool === undefined) throw noEndpoint(call, pool)
+      const picked = pool.active[k] as EndpointState
       const tried = call.tried.length === 0 ? picked.onlyThis : [...call.tried, picked.address]
       picked.inFlight++
       let reply: Awaited<ReturnType<Handler>>
@@ -334,6 +358,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   return {
     middleware,
+    pick(call) {
+      const pool = call.subset === undefined ? all : subsets.get(call.subset)
+      return pool === undefined ? undefined : pool.endpoints[choose(pool, call, clock.monotonic())]
+    },
     snapshot,
     close() {
       unsubscribe()
@@ -353,7 +381,7 @@ function slowStartFactor(s: EndpointState, now: number, window: number): number 
 }
 
 function newPool(subset: string | undefined, selector: Readonly<Record<string, string>> | undefined): Pool {
-  return { subset, selector, members: [], active: [], panic: false, picker: EMPTY_PICKER }
+  return { subset, selector, members: [], active: [], endpoints: [], panic: false, picker: EMPTY_PICKER }
 }
 
 function matches(endpoint: Endpoint, selector: Readonly<Record<string, string>> | undefined): boolean {

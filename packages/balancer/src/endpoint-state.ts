@@ -1,18 +1,39 @@
-/** What the balancer knows about one endpoint: load, latency, health. Kept by address across endpoint list changes. */
+/**
+ * What the balancer knows about one endpoint: load, latency, health. Kept by address across
+ * endpoint list changes. The numbers every pick reads (in-flight, latency estimate and its time)
+ * live in typed arrays shared by the service's endpoints, indexed by `id`: a pick among 100 000
+ * endpoints then reads compact arrays instead of chasing one boxed number per field.
+ */
 import type { Endpoint } from '@weft/core'
 
 export type EndpointHealth = 'healthy' | 'ejected' | 'probing'
+
+/**
+ * The hot numbers of every endpoint of a service, interleaved so that one endpoint's numbers share
+ * a cache line: `data[id * STRIDE + IN_FLIGHT]` is its calls in flight, `+ RTT` its peak-EWMA
+ * latency estimate in ms, `+ STAMP` the monotonic ms that estimate was last updated.
+ */
+export class HotState {
+  readonly data: Float64Array
+
+  constructor(size: number) {
+    this.data = new Float64Array(size * STRIDE)
+  }
+}
+
+export const STRIDE = 4
+export const IN_FLIGHT = 0
+export const RTT = 1
+export const STAMP = 2
 
 export class EndpointState {
   endpoint: Endpoint
   readonly address: string
   /** `[address]`, frozen: the `tried` list of a first attempt, made once instead of per call. */
   readonly onlyThis: readonly string[]
-  /** Calls sent and not yet answered (reply head or error). */
-  inFlight = 0
-  /** Peak-EWMA latency estimate in ms, and the monotonic time it was last updated. */
-  rtt: number
-  stamp: number
+  /** Where this endpoint's hot numbers are: `hot.*[id]`. */
+  hot: HotState
+  id: number
   /** Monotonic ms when slow start began (added, or back from ejection); `undefined` when not ramping. */
   slowStartFrom: number | undefined = undefined
 
@@ -33,11 +54,45 @@ export class EndpointState {
   requests = 0
   failures = 0
 
-  constructor(endpoint: Endpoint, rtt: number, now: number) {
+  constructor(endpoint: Endpoint, hot: HotState, id: number, rtt: number, now: number) {
     this.endpoint = endpoint
     this.address = endpoint.address
     this.onlyThis = Object.freeze([endpoint.address])
+    this.hot = hot
+    this.id = id
+    hot.data[id * STRIDE + RTT] = rtt
+    hot.data[id * STRIDE + STAMP] = now
+  }
+
+  /** Calls sent and not yet answered (reply head or error). */
+  get inFlight(): number {
+    return this.hot.data[this.id * STRIDE + IN_FLIGHT] as number
+  }
+  set inFlight(v: number) {
+    this.hot.data[this.id * STRIDE + IN_FLIGHT] = v
+  }
+  get rtt(): number {
+    return this.hot.data[this.id * STRIDE + RTT] as number
+  }
+  set rtt(v: number) {
+    this.hot.data[this.id * STRIDE + RTT] = v
+  }
+  get stamp(): number {
+    return this.hot.data[this.id * STRIDE + STAMP] as number
+  }
+  set stamp(v: number) {
+    this.hot.data[this.id * STRIDE + STAMP] = v
+  }
+
+  /** Moves the hot numbers to slot `id` of `hot` (the endpoint list changed). */
+  moveTo(hot: HotState, id: number): void {
+    const inFlight = this.inFlight
+    const rtt = this.rtt
+    const stamp = this.stamp
+    this.hot = hot
+    this.id = id
+    this.inFlight = inFlight
     this.rtt = rtt
-    this.stamp = now
+    this.stamp = stamp
   }
 }

@@ -4,44 +4,50 @@
  * slower response raises the estimate at once; faster ones pull it down over `decay`; an idle
  * endpoint's estimate decays towards zero, so a recovered endpoint is tried again.
  */
-import type { EndpointState } from './endpoint-state.js'
-import type { Picker } from './picker.js'
+import { type EndpointState, IN_FLIGHT, RTT, STAMP, STRIDE } from './endpoint-state.js'
+import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { randomIndex } from './random.js'
 
 export function ewma(endpoints: readonly EndpointState[], decay: number): Picker {
   const n = endpoints.length
-  if (n <= 1) return { pick: () => endpoints[0] }
+  if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
+  const data = (endpoints[0] as EndpointState).hot.data
+  const slots = Int32Array.from(endpoints, (s) => s.id * STRIDE)
   return {
     pick(now) {
-      const i = (Math.random() * n) | 0
-      let j = (Math.random() * (n - 1)) | 0
+      const i = randomIndex(n)
+      let j = randomIndex(n - 1)
       if (j >= i) j++
-      const a = endpoints[i] as EndpointState
-      const b = endpoints[j] as EndpointState
-      return cost(b, now, decay) < cost(a, now, decay) ? b : a
+      const a = slots[i] as number
+      const b = slots[j] as number
+      const costA =
+        ((data[a + RTT] as number) * decayed(now - (data[a + STAMP] as number), decay) + 1e-3) * ((data[a + IN_FLIGHT] as number) + 1)
+      const costB =
+        ((data[b + RTT] as number) * decayed(now - (data[b + STAMP] as number), decay) + 1e-3) * ((data[b + IN_FLIGHT] as number) + 1)
+      return costB < costA ? j : i
     },
   }
 }
 
-/** Latency estimate (decayed for idle time) × (in-flight + 1). */
-export function cost(s: EndpointState, now: number, decay: number): number {
-  const idle = now - s.stamp
-  const rtt = idle > 0 ? s.rtt * Math.exp(-idle / decay) : s.rtt
-  return (rtt + 1e-3) * (s.inFlight + 1)
+/** exp(-idle / decay), with the first-order shortcut for the short idle times of a busy endpoint. */
+function decayed(idle: number, decay: number): number {
+  if (idle <= 0) return 1
+  const x = idle / decay
+  return x < 0.01 ? 1 - x : Math.exp(-x)
 }
 
 /** The latency estimate now, in ms. */
 export function estimate(s: EndpointState, now: number, decay: number): number {
-  const idle = now - s.stamp
-  return idle > 0 ? s.rtt * Math.exp(-idle / decay) : s.rtt
+  return s.rtt * decayed(now - s.stamp, decay)
 }
 
 /** Feeds one observed latency (ms) into the estimate: a peak is taken at once, a lower value blends in. */
-export function observe(s: EndpointState, rtt: number, now: number, decay: number): void {
-  const elapsed = now - s.stamp
-  if (rtt > s.rtt) s.rtt = rtt
+export function observe(s: EndpointState, latency: number, now: number, decay: number): void {
+  const current = s.rtt
+  if (latency > current) s.rtt = latency
   else {
-    const w = elapsed > 0 ? Math.exp(-elapsed / decay) : 1
-    s.rtt = s.rtt * w + rtt * (1 - w)
+    const w = decayed(now - s.stamp, decay)
+    s.rtt = current * w + latency * (1 - w)
   }
   s.stamp = now
 }

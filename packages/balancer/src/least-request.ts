@@ -5,39 +5,38 @@
  * which Envoy applies in an O(log n) schedule; here it stays O(1)).
  */
 import { aliasTable } from './alias-table.js'
-import type { EndpointState } from './endpoint-state.js'
-import type { Picker } from './picker.js'
+import { type EndpointState, IN_FLIGHT, STRIDE } from './endpoint-state.js'
+import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { randomIndex } from './random.js'
 
 export function leastRequest(endpoints: readonly EndpointState[], activeRequestBias = 1): Picker {
   const n = endpoints.length
-  if (n <= 1) return { pick: () => endpoints[0] }
-  const weights = endpoints.map((s) => s.endpoint.weight)
+  if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
+  const data = (endpoints[0] as EndpointState).hot.data
+  const slots = Int32Array.from(endpoints, (s) => s.id * STRIDE + IN_FLIGHT)
+  const weights = Float64Array.from(endpoints, (s) => s.endpoint.weight)
   if (weights.every((w) => w === weights[0])) {
     return {
       pick() {
-        const i = (Math.random() * n) | 0
-        let j = (Math.random() * (n - 1)) | 0
+        const i = randomIndex(n)
+        let j = randomIndex(n - 1)
         if (j >= i) j++
-        const a = endpoints[i] as EndpointState
-        const b = endpoints[j] as EndpointState
-        return b.inFlight < a.inFlight ? b : a
+        return (data[slots[j] as number] as number) < (data[slots[i] as number] as number) ? j : i
       },
     }
   }
-  const table = aliasTable(weights)
+  const table = aliasTable(Array.from(weights))
   const bias = activeRequestBias
-  const score =
-    bias === 1
-      ? (s: EndpointState) => s.endpoint.weight / (s.inFlight + 1)
-      : bias === 0
-        ? (s: EndpointState) => s.endpoint.weight
-        : (s: EndpointState) => s.endpoint.weight / (s.inFlight + 1) ** bias
+  const score = (k: number) => {
+    const active = (data[slots[k] as number] as number) + 1
+    return (weights[k] as number) / (bias === 1 ? active : active ** bias)
+  }
   return {
     pick() {
-      const a = endpoints[table.sample()] as EndpointState
-      let b = endpoints[table.sample()] as EndpointState
-      if (b === a) b = endpoints[table.sample()] as EndpointState
-      return score(b) > score(a) ? b : a
+      const i = table.sample()
+      let j = table.sample()
+      if (j === i) j = table.sample()
+      return score(j) > score(i) ? j : i
     },
   }
 }

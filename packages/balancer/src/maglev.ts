@@ -5,7 +5,8 @@
  */
 import type { EndpointState } from './endpoint-state.js'
 import { hashString } from './hash.js'
-import type { Picker } from './picker.js'
+import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { randomIndex } from './random.js'
 
 /** Table sizes: primes; the first at least 10 × the endpoints is used (65 537, Envoy's default, up to 6 553 endpoints). */
 const PRIMES = [65_537, 131_071, 262_139, 524_287, 1_048_573, 2_097_143, 4_194_301, 8_388_593, 16_777_213]
@@ -17,7 +18,7 @@ export function maglevTableSize(n: number): number {
 
 export function maglev(endpoints: readonly EndpointState[], tableSize = maglevTableSize(endpoints.length)): Picker {
   const n = endpoints.length
-  if (n <= 1) return { pick: () => endpoints[0] }
+  if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const table = maglevTable(
     endpoints.map((s) => s.address),
     endpoints.map((s) => s.endpoint.weight),
@@ -26,8 +27,8 @@ export function maglev(endpoints: readonly EndpointState[], tableSize = maglevTa
   const m = table.length
   return {
     pick(_now, hash) {
-      if (hash < 0) return endpoints[(Math.random() * n) | 0]
-      return endpoints[table[hash % m] as number]
+      if (hash < 0) return randomIndex(n)
+      return table[hash % m] as number
     },
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { EndpointState } from './endpoint-state.js'
 import { hashString } from './hash.js'
-import type { Picker } from './picker.js'
+import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { randomIndex } from './random.js'
 
 export interface RingHashOptions {
   /** Points on the ring at least. Default 1024 (Envoy's `minimum_ring_size`). */
@@ -19,7 +20,7 @@ const POINTS_PER_WEIGHT = 128
 
 export function ringHash(endpoints: readonly EndpointState[], options: RingHashOptions = {}): Picker {
   const n = endpoints.length
-  if (n <= 1) return { pick: () => endpoints[0] }
+  if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const min = options.minimumRingSize ?? 1024
   const max = options.maximumRingSize ?? 8_388_608
   // points per unit of weight do not depend on how many endpoints there are, so removing one
@@ -51,7 +52,7 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
 
   return {
     pick(_now, hash) {
-      if (hash < 0) return endpoints[(Math.random() * n) | 0]
+      if (hash < 0) return randomIndex(n)
       let lo = 0
       let hi = size
       while (lo < hi) {
@@ -59,7 +60,7 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
         if ((points[mid] as number) < hash) lo = mid + 1
         else hi = mid
       }
-      return endpoints[owners[lo === size ? 0 : lo] as number]
+      return owners[lo === size ? 0 : lo] as number
     },
   }
 }

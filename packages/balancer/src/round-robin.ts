@@ -7,10 +7,10 @@ export function roundRobin(endpoints: readonly EndpointState[]): Picker {
   let next = Math.floor(Math.random() * n)
   return {
     pick() {
-      if (n === 0) return undefined
-      const e = endpoints[next] as EndpointState
+      if (n === 0) return -1
+      const k = next
       next = next + 1 === n ? 0 : next + 1
-      return e
+      return k
     },
   }
 }

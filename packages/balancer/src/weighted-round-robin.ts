@@ -16,9 +16,9 @@ export function weightedRoundRobin(endpoints: readonly EndpointState[]): Picker 
   let next = Math.floor(Math.random() * length)
   return {
     pick() {
-      const e = endpoints[schedule[next] as number] as EndpointState
+      const k = schedule[next] as number
       next = next + 1 === length ? 0 : next + 1
-      return e
+      return k
     },
   }
 }
