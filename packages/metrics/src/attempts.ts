@@ -34,11 +34,14 @@ export function observeAttempts(options: AttemptOptions = {}): Middleware {
     const stats = meter?.store.service('outbound', options.service ?? '')
 
     function report(call: Call, started: number, outcome: Outcome | undefined, reply: Reply | undefined, error: unknown): void {
-      const ms = clock.monotonic() - started
+      const now = clock.monotonic()
+      const ms = now - started
       const record = (call as RecordedCall)[RECORD]
       if (record !== undefined) {
         record.route = call.route
         if (call.attempt > record.attempts) record.attempts = call.attempt
+        record.lastOutcome = reply ?? error
+        record.endedAt = now
       }
       if (stats !== undefined) {
         const r = stats.route(call.route ?? '')

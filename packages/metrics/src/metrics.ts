@@ -32,8 +32,16 @@ export function metrics(options: MetricsOptions): Middleware {
   return (next) => {
     const stats = meter.store.service(direction, options.service)
 
-    function done(call: Call, route: string | undefined, status: number, fate: Fate, attempts: number, error: unknown): void {
-      const ms = clock.monotonic() - call.startedAt
+    function done(
+      call: Call,
+      route: string | undefined,
+      status: number,
+      fate: Fate,
+      attempts: number,
+      error: unknown,
+      endedAt?: number,
+    ): void {
+      const ms = (endedAt ?? clock.monotonic()) - call.startedAt
       const r = stats.route(route ?? '')
       r.count(methodIndex(call.method), status < 600 ? status : 0, fateIndex(fate))
       r.duration.observe(ms)
@@ -61,12 +69,21 @@ export function metrics(options: MetricsOptions): Middleware {
 
     return function measured(call: Call): Promise<Reply> {
       stats.inFlight++
-      const record: CallRecord = { route: call.route, attempts: 0 }
+      const record: CallRecord = { route: call.route, attempts: 0, lastOutcome: undefined, endedAt: 0 }
       return next({ ...call, [RECORD]: record } as Call).then(
         (reply) => {
           stats.inFlight--
           const attempts = Math.max(reply.attempts ?? 1, record.attempts)
-          done(call, record.route, reply.status, replyFate(reply), attempts, undefined)
+          // the last try's reply handed straight up: it ended when that try did
+          done(
+            call,
+            record.route,
+            reply.status,
+            replyFate(reply),
+            attempts,
+            undefined,
+            record.lastOutcome === reply ? record.endedAt : undefined,
+          )
           return reply
         },
         (err: unknown) => {
@@ -74,7 +91,15 @@ export function metrics(options: MetricsOptions): Middleware {
           const details = weftErrorOf(err)?.details
           const route = record.route ?? (typeof details?.route === 'string' ? details.route : undefined)
           const attempt = typeof details?.attempt === 'number' ? details.attempt : 1
-          done(call, route, 0, errorFate(err), Math.max(attempt, record.attempts), err)
+          done(
+            call,
+            route,
+            0,
+            errorFate(err),
+            Math.max(attempt, record.attempts),
+            err,
+            record.lastOutcome === err ? record.endedAt : undefined,
+          )
           throw err
         },
       )

@@ -10,6 +10,9 @@ export const RECORD = Symbol('weft.metrics.call')
 export interface CallRecord {
   route: string | undefined
   attempts: number
+  /** The last try's outcome (its reply or error) and when it ended: the request layer reuses the time when it gets that same outcome, saving a clock read (~100 ns here). */
+  lastOutcome: unknown
+  endedAt: number
 }
 
 export type RecordedCall = Call & { readonly [RECORD]?: CallRecord }

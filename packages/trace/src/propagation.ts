@@ -72,8 +72,7 @@ export function injectContext(
   baggage: string | undefined,
   bits = 0,
 ): HeaderMap {
-  const out: HeaderMap = Object.create(null)
-  for (const name in headers) out[name] = headers[name]
+  const out = copyHeaders(headers)
   out.traceparent = formatTraceparent(traceId, spanId, flags)
   if (traceState === undefined) delete out.tracestate
   else out.tracestate = traceState
@@ -87,6 +86,19 @@ export function injectContext(
       out[B3_SPAN_ID] = spanId
       out[B3_SAMPLED] = flags & 1 ? '1' : '0'
     }
+  }
+  return out
+}
+
+/** Copies a header map into a plain object (filling a null-prototype one is ~5× slower); `__proto__` is defined, never assigned. */
+function copyHeaders(headers: Readonly<HeaderMap>): HeaderMap {
+  if (Object.getPrototypeOf(headers) !== null) return { ...headers }
+  const out: HeaderMap = {}
+  const keys = Object.keys(headers)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string
+    if (k === '__proto__') Object.defineProperty(out, k, { value: headers[k], enumerable: true, writable: true, configurable: true })
+    else out[k] = headers[k]
   }
   return out
 }

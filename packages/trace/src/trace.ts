@@ -45,6 +45,9 @@ interface SpanRecord {
   readonly span: Span
   readonly tracer: Tracer
   readonly context: Context
+  /** The first try, held until a second one shows the call was retried. */
+  first: { call: Call; outcome: Outcome; durationMs: number; end: number } | undefined
+  retried: boolean
 }
 type TracedCall = Call & { readonly [SPAN]?: SpanRecord }
 
@@ -104,7 +107,7 @@ async function spanned(
   // the SDK decides sampling; the random flag stays when the ids are the SDK's own or the caller's were random
   const flags = (sc.traceFlags & 1) | (parent === undefined || parent.flags & 2 ? 2 : 0)
   const traceState = parent?.traceState
-  const record: SpanRecord = { span, tracer, context: otel.setSpan(ROOT_CONTEXT, span) }
+  const record: SpanRecord = { span, tracer, context: otel.setSpan(ROOT_CONTEXT, span), first: undefined, retried: false }
   const traced: TracedCall = {
     ...call,
     trace: { traceId: sc.traceId, spanId: sc.spanId, flags, traceState, baggage },
@@ -165,44 +168,60 @@ export function failed(span: Span, err: unknown): void {
 }
 
 /**
- * Receives every attempt from the retry layer (its `observer` option) and, for calls with a span,
+ * Receives every try from the attempt layer (last before the transport) and, for calls with a span,
  * records a child span per attempt: when it started, how long it took, the endpoint and the outcome.
- * Calls without a span (no SDK) cost one property read.
+ * A call that took one try gets no child (its client span says it all): the first try is held until
+ * a second one shows up. Calls without a span (no SDK) cost one property read.
  */
 export const traceAttempts = {
   attempt(call: Call, outcome: Outcome, durationMs: number): void {
     const record = (call as TracedCall)[SPAN]
     if (record === undefined) return
     const end = Date.now()
-    const attributes: Attributes = {
-      'http.request.method': call.method,
-      'weft.attempt': call.attempt,
-      'http.request.resend_count': call.attempt - 1,
+    if (call.route !== undefined) record.span.setAttribute('weft.route', call.route)
+    if (call.endpoint !== undefined) record.span.setAttribute('weft.endpoint', call.endpoint.address)
+    if (!record.retried && call.attempt === 1) {
+      record.first = { call, outcome, durationMs, end }
+      return
     }
-    if (call.route !== undefined) attributes['weft.route'] = call.route
-    const ep = call.endpoint
-    if (ep !== undefined) {
-      attributes['weft.endpoint'] = ep.address
-      attributes['server.address'] = ep.host
-      attributes['server.port'] = ep.port
+    record.retried = true
+    const first = record.first
+    if (first !== undefined) {
+      record.first = undefined
+      attemptSpan(record, first.call, first.outcome, first.durationMs, first.end)
     }
-    const span = record.tracer.startSpan(
-      `${call.method} attempt ${call.attempt}`,
-      { kind: SpanKind.INTERNAL, startTime: end - durationMs, attributes },
-      record.context,
-    )
-    if (outcome.reply !== undefined) {
-      span.setAttribute('http.response.status_code', outcome.reply.status)
-      if (outcome.reply.status >= 500) {
-        span.setAttribute('error.type', String(outcome.reply.status))
-        span.setStatus({ code: SpanStatusCode.ERROR })
-      }
-    } else {
-      const weft = weftErrorOf(outcome.error)
-      span.setAttribute('error.type', weft?.code ?? String(errorKind(outcome.error)))
+    attemptSpan(record, call, outcome, durationMs, end)
+  },
+}
+
+function attemptSpan(record: SpanRecord, call: Call, outcome: Outcome, durationMs: number, end: number): void {
+  const attributes: Attributes = {
+    'http.request.method': call.method,
+    'weft.attempt': call.attempt,
+    'http.request.resend_count': call.attempt - 1,
+  }
+  if (call.route !== undefined) attributes['weft.route'] = call.route
+  const ep = call.endpoint
+  if (ep !== undefined) {
+    attributes['weft.endpoint'] = ep.address
+    attributes['server.address'] = ep.host
+    attributes['server.port'] = ep.port
+  }
+  const span = record.tracer.startSpan(
+    `${call.method} attempt ${call.attempt}`,
+    { kind: SpanKind.INTERNAL, startTime: end - durationMs, attributes },
+    record.context,
+  )
+  if (outcome.reply !== undefined) {
+    span.setAttribute('http.response.status_code', outcome.reply.status)
+    if (outcome.reply.status >= 500) {
+      span.setAttribute('error.type', String(outcome.reply.status))
       span.setStatus({ code: SpanStatusCode.ERROR })
     }
-    span.end(end)
-    if (call.route !== undefined) record.span.setAttribute('weft.route', call.route)
-  },
+  } else {
+    const weft = weftErrorOf(outcome.error)
+    span.setAttribute('error.type', weft?.code ?? String(errorKind(outcome.error)))
+    span.setStatus({ code: SpanStatusCode.ERROR })
+  }
+  span.end(end)
 }
