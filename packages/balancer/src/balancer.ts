@@ -49,6 +49,12 @@ export interface BalancerOptions {
   clock?: Clock
   /** The mesh's shared timer queue, for the outlier-detection interval. Default: one of its own on `clock`. */
   timers?: TimerQueue
+  /**
+   * The balancer this one replaces (the same service under the previous policy): endpoints that
+   * stay keep their latency estimate, ejection and counts, so a policy update does not forgive an
+   * outlier or forget what was learnt. Default none.
+   */
+  inherit?: Balancer
 }
 
 export const LOAD_BALANCER_DEFAULTS: LoadBalancerPolicy = {
@@ -72,7 +78,11 @@ export interface Balancer {
   snapshot(): BalancerSnapshot
   /** Stops following the source and stops the outlier-detection timer. */
   close(): void
+  /** @internal What `inherit` copies. */
+  readonly [STATES]: () => ReadonlyMap<string, EndpointState>
 }
+
+const STATES = Symbol('weft.balancer.states')
 
 export interface EndpointSnapshot {
   address: string
@@ -227,6 +237,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   onEndpoints(options.source.current())
+  const inherited = options.inherit?.[STATES]()
+  if (inherited !== undefined) {
+    for (const [address, s] of states) {
+      const old = inherited.get(address)
+      if (old !== undefined) inherit(s, old)
+    }
+    refreshActive()
+    detector?.wake()
+  }
   const unsubscribe = options.source.subscribe(onEndpoints)
   // a DNS or file source answers a moment after it is built: calls that come first wait for it once
   const firstAnswer = (options.source as { ready?: () => Promise<void> }).ready?.()
@@ -357,6 +376,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   return {
+    [STATES]: () => states,
     middleware,
     pick(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
@@ -368,6 +388,23 @@ export function createBalancer(options: BalancerOptions): Balancer {
       detector?.close()
     },
   }
+}
+
+/** Copies what was learnt about an endpoint; calls in flight stay counted on the old balancer. */
+function inherit(s: EndpointState, old: EndpointState) {
+  s.rtt = old.rtt
+  s.stamp = old.stamp
+  s.slowStartFrom = old.slowStartFrom
+  s.consecutive5xx = old.consecutive5xx
+  s.consecutiveGatewayErrors = old.consecutiveGatewayErrors
+  s.intervalSuccesses = old.intervalSuccesses
+  s.intervalFailures = old.intervalFailures
+  s.health = old.health
+  s.ejectedUntil = old.ejectedUntil
+  s.ejectionReason = old.ejectionReason
+  s.ejections = old.ejections
+  s.requests = old.requests
+  s.failures = old.failures
 }
 
 /** Share of its weight a ramping endpoint gets now (linear, Envoy's aggression 1); ends the ramp when done. */

@@ -97,6 +97,11 @@ export class OutlierDetector {
     return k
   }
 
+  /** Starts the interval timer when an endpoint is out (after inheriting state), so it comes back in time. */
+  wake(): void {
+    if (this.#tick === undefined && this.#members().some((s) => s.health !== 'healthy')) this.#arm()
+  }
+
   /** Stops the interval timer. */
   close(): void {
     this.#closed = true

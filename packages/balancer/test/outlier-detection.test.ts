@@ -307,3 +307,34 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()))
   return port
 }
+
+describe('a policy update', () => {
+  it('keeps what the balancer it replaces learnt: an ejected endpoint stays out until its time', async () => {
+    const clock = new ManualClock()
+    const timers = createTimerQueue(clock)
+    const good = await server(200)
+    const bad = await server(503)
+    const source = mutableSource([good.address, bad.address])
+    const options = {
+      source,
+      loadBalancer: { type: 'round-robin' as const },
+      outlierDetection: { consecutive5xx: 1, interval: 1_000 },
+      clock,
+      timers,
+    }
+    const before = createBalancer(options)
+    for (let i = 0; i < 2; i++) await before.middleware(httpHandler)(call())
+    const ejected = before.snapshot().endpoints.find((e) => e.address === bad.address)
+    expect(ejected?.health).toBe('ejected')
+
+    const after = createBalancer({ ...options, inherit: before })
+    before.close()
+    expect(after.snapshot().endpoints.find((e) => e.address === bad.address)).toEqual(ejected)
+    const handler = after.middleware(httpHandler)
+    for (let i = 0; i < 10; i++) await handler(call())
+    expect(bad.requests).toHaveLength(1)
+    await clock.advance('30s')
+    expect(after.snapshot().endpoints.find((e) => e.address === bad.address)?.health).toBe('probing')
+    after.close()
+  })
+})
