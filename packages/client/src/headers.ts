@@ -5,11 +5,13 @@ type RawHeaders = Record<string, unknown> | readonly unknown[] | Iterable<readon
 
 /**
  * Normalises dispatch headers (an object, a flat `[name, value, …]` array, or an iterable of pairs)
- * into a null-prototype map with lower-case names, setting `host` to the authority the caller wrote
+ * into one map with lower-case names (a `__proto__` header is dropped), setting `host` to the authority the caller wrote
  * unless it sent its own.
  */
 export function normalizeHeaders(raw: RawHeaders, authority: string): HeaderMap {
-  const out: HeaderMap = Object.create(null)
+  // a plain object copies several times faster than a null-prototype one in every later spread;
+  // `__proto__` is the one name that could reach the prototype, and `add` drops it
+  const out: HeaderMap = {}
   if (raw != null) {
     if (Array.isArray(raw)) {
       if (raw.length > 0 && Array.isArray(raw[0])) {
@@ -21,10 +23,10 @@ export function normalizeHeaders(raw: RawHeaders, authority: string): HeaderMap 
       for (const [name, value] of raw as Iterable<readonly [string, unknown]>) add(out, name, value)
     } else {
       const obj = raw as Record<string, unknown>
-      for (const name in obj) add(out, name, obj[name])
+      for (const name of Object.keys(obj)) add(out, name, obj[name])
     }
   }
-  if (out.host === undefined) out.host = authority
+  if (!Object.hasOwn(out, 'host')) out.host = authority
   return out
 }
 
@@ -36,8 +38,9 @@ function isPlainObject(v: unknown): boolean {
 function add(out: HeaderMap, name: unknown, value: unknown) {
   if (value === undefined || value === null) return
   const key = String(name).toLowerCase()
+  if (key === '__proto__') return
   const v = Array.isArray(value) ? value.map(String) : String(value)
-  const prev = out[key]
+  const prev = Object.hasOwn(out, key) ? out[key] : undefined
   if (prev === undefined) out[key] = v
   else out[key] = ([] as string[]).concat(prev, v)
 }

@@ -99,6 +99,11 @@ export interface Reply {
   readonly body: ReplyBody | undefined
   /** How many tries it took (set by the retry layer; 1 when absent). */
   readonly attempts?: number
+  /**
+   * Set by a layer that hands back a reply it did not judge a success, so metrics can name the
+   * fate (`retry_budget`, `not_retryable`); absent means the classifier decides.
+   */
+  readonly fate?: string
 }
 
 /** Derives a call with some fields changed; the original stays as it was. */
