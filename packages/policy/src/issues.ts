@@ -50,7 +50,7 @@ export function describe(value: unknown): string {
 const LISTED = 5
 
 /** The error for a document that failed validation; every issue is in `details.issues`. */
-export function policyInvalid(raw: readonly RawIssue[], source: string | undefined): WeftError {
+export function policyInvalid(raw: readonly RawIssue[], source: string | undefined, cause?: unknown): WeftError {
   const issues: PolicyIssue[] = raw.map((r) => {
     const issue: PolicyIssue = { path: formatPath(r.segments), message: r.message }
     if (r.line !== undefined) {
@@ -67,6 +67,7 @@ export function policyInvalid(raw: readonly RawIssue[], source: string | undefin
   const what = source === undefined ? 'policy document' : `policy ${source}`
   const count = issues.length === 1 ? '1 issue' : `${issues.length} issues`
   return new WeftError('WEFT_POLICY_INVALID', `${what} is invalid (${count}): ${lines.join('; ')}${more}`, {
+    cause,
     details: source === undefined ? { issues } : { issues, source },
   })
 }

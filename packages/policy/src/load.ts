@@ -70,9 +70,7 @@ async function readLimited(path: string, source: string, maxBytes: number): Prom
           : code === 'EACCES'
             ? 'permission denied'
             : (err as Error).message
-    const error = policyInvalid([{ segments: [], message: `cannot read ${path}: ${why}` }], source)
-    Object.defineProperty(error, 'cause', { value: err, configurable: true, writable: true })
-    throw error
+    throw policyInvalid([{ segments: [], message: `cannot read ${path}: ${why}` }], source, err)
   } finally {
     await handle?.close()
   }

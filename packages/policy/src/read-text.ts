@@ -94,9 +94,10 @@ function readYaml(text: string, limits: TextLimits): ReadText {
   if (doc === undefined || doc.contents === null) return { value: undefined, issues: [{ segments: [], message: 'document is empty' }] }
   const issues: RawIssue[] = []
   for (const e of doc.errors) issues.push(issueAt(`not valid YAML: ${firstLine(e.message)}`, e.pos[0]))
-  visit(doc, (_key, node) => {
+  visit(doc, (_key, node, ancestors) => {
     if (isNode(node) && node.tag !== undefined && !YAML_TAGS.has(node.tag)) {
-      issues.push(issueAt(`YAML tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed`, node.range?.[0]))
+      const issue = issueAt(`YAML tag ${node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed`, node.range?.[0])
+      issues.push({ ...issue, segments: segmentsOf([...ancestors, node]) })
     }
   })
   if (issues.length > 0) return { value: undefined, issues }
@@ -131,6 +132,18 @@ function readYaml(text: string, limits: TextLimits): ReadText {
     return offset === undefined ? undefined : position(offset)
   }
   return { value, issues: [], locate }
+}
+
+/** The path of a node from its ancestors, as the data will have it: map keys and list indexes. */
+function segmentsOf(chain: readonly unknown[]): (string | number)[] {
+  const segments: (string | number)[] = []
+  for (let i = 0; i < chain.length - 1; i++) {
+    const here = chain[i]
+    const next = chain[i + 1]
+    if (isSeq(here)) segments.push(here.items.indexOf(next as never))
+    else if (isPair(here) && here.value === next && isScalar(here.key)) segments.push(String(here.key.value))
+  }
+  return segments
 }
 
 function firstLine(message: string): string {

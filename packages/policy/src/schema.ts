@@ -392,43 +392,55 @@ const service = z
     authorization: z.array(authorizationRule).optional(),
     ...inherited,
   })
-  .superRefine((s, ctx) => {
-    if (s.endpoints !== undefined && s.discovery !== undefined) fail(ctx, 'give endpoints or discovery, not both', ['discovery'])
-    if (s.endpoints?.length === 0) fail(ctx, 'is empty: list at least one endpoint, or leave endpoints out', ['endpoints'])
-    const addresses = new Map<string, number>()
-    s.endpoints?.forEach((e, i) => {
-      const first = addresses.get(e.address)
-      if (first !== undefined) fail(ctx, `duplicate endpoint ${e.address} (also endpoints[${first}])`, ['endpoints', i])
-      else addresses.set(e.address, i)
-    })
-    const subsets = Object.keys(s.subsets ?? {})
-    const known = (subset: string, path: (string | number)[]) => {
-      if (!subsets.includes(subset)) {
-        const list = subsets.length === 0 ? 'the service defines no subsets' : `subsets: ${subsets.join(', ')}`
-        fail(ctx, `unknown subset ${subset} (${list})`, path)
-      }
-    }
-    const names = new Map<string, number>()
-    const routes = s.routes ?? []
-    routes.forEach((r, i) => {
-      r.split?.forEach((t, j) => {
-        known(t.subset, ['routes', i, 'split', j, 'subset'])
-      })
-      if (r.mirror !== undefined) known(r.mirror.subset, ['routes', i, 'mirror', 'subset'])
-      if (r.sticky !== undefined && r.split === undefined) fail(ctx, 'sticky needs a split to stick to', ['routes', i, 'sticky'])
-      const name = r.name ?? `route-${i}`
-      const first = names.get(name)
-      if (first !== undefined) fail(ctx, `duplicate route name ${name} (also routes[${first}])`, ['routes', i, 'name'])
-      else names.set(name, i)
-      const last = i === routes.length - 1
-      if (name === 'default' && !(last && r.match === undefined)) {
-        fail(ctx, 'the name default is kept for the catch-all route: only a last route without match may take it', ['routes', i, 'name'])
-      }
-      if (r.match === undefined && !last) {
-        fail(ctx, `routes after routes[${i}] are never reached: it has no match, so it takes every call; move it last`, ['routes', i + 1])
-      }
-    })
+  // runs even when other fields of the service failed, so one pass reports every issue; hence it trusts no type
+  .superRefine((s, ctx) => crossCheckService(s, ctx), { when: (payload) => isRecord(payload.value) })
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const stringAt = (v: unknown, key: string): string | undefined =>
+  isRecord(v) && typeof v[key] === 'string' ? (v[key] as string) : undefined
+
+/** Checks across a service's fields: endpoints or discovery, subsets that exist, route names, reachable routes. */
+function crossCheckService(s: Record<string, unknown>, ctx: Ctx) {
+  if (s.endpoints !== undefined && s.discovery !== undefined) fail(ctx, 'give endpoints or discovery, not both', ['discovery'])
+  if (Array.isArray(s.endpoints) && s.endpoints.length === 0)
+    fail(ctx, 'is empty: list at least one endpoint, or leave endpoints out', ['endpoints'])
+  const addresses = new Map<string, number>()
+  list(s.endpoints).forEach((e, i) => {
+    const address = stringAt(e, 'address')
+    if (address === undefined) return
+    const first = addresses.get(address)
+    if (first !== undefined) fail(ctx, `duplicate endpoint ${address} (also endpoints[${first}])`, ['endpoints', i])
+    else addresses.set(address, i)
   })
+  const subsets = isRecord(s.subsets) ? Object.keys(s.subsets) : []
+  const known = (subset: string | undefined, path: (string | number)[]) => {
+    if (subset === undefined || subsets.includes(subset)) return
+    const names = subsets.length === 0 ? 'the service defines no subsets' : `subsets: ${subsets.join(', ')}`
+    fail(ctx, `unknown subset ${subset} (${names})`, path)
+  }
+  const names = new Map<string, number>()
+  const routes = list(s.routes)
+  routes.forEach((r, i) => {
+    if (!isRecord(r)) return
+    list(r.split).forEach((t, j) => {
+      known(stringAt(t, 'subset'), ['routes', i, 'split', j, 'subset'])
+    })
+    known(stringAt(r.mirror, 'subset'), ['routes', i, 'mirror', 'subset'])
+    if (r.sticky !== undefined && r.split === undefined) fail(ctx, 'sticky needs a split to stick to', ['routes', i, 'sticky'])
+    const name = typeof r.name === 'string' ? r.name : `route-${i}`
+    const first = names.get(name)
+    if (first !== undefined) fail(ctx, `duplicate route name ${name} (also routes[${first}])`, ['routes', i, 'name'])
+    else names.set(name, i)
+    const last = i === routes.length - 1
+    if (name === 'default' && !(last && r.match === undefined)) {
+      fail(ctx, 'the name default is kept for the catch-all route: only a last route without match may take it', ['routes', i, 'name'])
+    }
+    if (r.match === undefined && !last) {
+      fail(ctx, `never reached: routes[${i}] before it has no match, so it takes every call; move that one last`, ['routes', i + 1])
+    }
+  })
+}
 
 const defaults = z.strictObject(inherited)
 

@@ -75,6 +75,7 @@ function bound(origin: string, word: 'at least' | 'at most', limit: number, incl
 
 /** ` (did you mean retries?)` when a known key is one or two edits away. */
 function hint(key: string): string {
+  if (KNOWN_KEYS.includes(key)) return ' (not allowed here)'
   let best: string | undefined
   let bestDistance = 3
   for (const known of KNOWN_KEYS) {
