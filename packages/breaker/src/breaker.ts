@@ -4,6 +4,7 @@
  * with WEFT_CIRCUIT_OPEN without touching the network — for `breakDuration`; then half-open, letting
  * `halfOpenRequests` probes through, closing when they all succeed and opening again on a failure.
  */
+/// <reference path="./opossum.d.ts" />
 import { EventEmitter } from 'node:events'
 import {
   type Call,
