@@ -423,7 +423,7 @@ class PolicyAgent implements Agent {
 
     let policy: Policy
     try {
-      policy = await validateDocument(envelope.document, envelope.version)
+      policy = await validateDocument(envelope.document, envelope.version, `${origin}${POLICY_PATH}`)
     } catch (err) {
       throw new Refused('invalid', `${origin} served version ${envelope.version}, which fails validation: ${(err as Error).message}`, err)
     }
@@ -479,7 +479,7 @@ class PolicyAgent implements Agent {
       return
     }
     try {
-      this.#cached = { version: read.cached.version, policy: await validateDocument(read.cached.document, read.cached.version) }
+      this.#cached = { version: read.cached.version, policy: await validateDocument(read.cached.document, read.cached.version, path) }
     } catch (err) {
       this.#record({
         kind: 'cache',

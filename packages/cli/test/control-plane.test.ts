@@ -28,7 +28,7 @@ describe('weft control-plane', () => {
     const res = await fetch(`${cp.url}/v1/policy?service=checkout`)
 
     expect(res.status).toBe(200)
-    expect(lines[0]).toMatch(/^weft control plane on http:\/\/127\.0\.0\.1:\d+, policy from dir:.*, version [0-9a-f]{20}$/)
+    expect(lines[0]).toMatch(/^weft control plane on http:\/\/127\.0\.0\.1:\d+, policy from dir:.*, version [0-9a-f]{12}$/)
   })
 
   it('issues certificates over HTTPS when given a trust anchor', async () => {

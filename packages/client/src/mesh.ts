@@ -1,6 +1,7 @@
 /** createMesh: builds a stack per service from policy and offers it as a Dispatcher, a fetch and a global install. */
 import type { Server } from 'node:http'
 import type { TlsOptions } from 'node:tls'
+import type { AgentStatus } from '@weft/agent'
 import {
   buildStack,
   type Call,
@@ -21,14 +22,18 @@ import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch
 import { MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
 import { type IdentityOption, MeshTls } from './mtls.js'
+import { type FollowedPolicy, followControlPlane, isPolicySource, type PolicySource } from './policy-source.js'
 import { clientLayers, type MeshContext, type ServiceContext } from './stack.js'
 import { Transport } from './transport.js'
 
 export interface MeshOptions {
   /** This process's service name. */
   service: string
-  /** A policy object, a path to a YAML/JSON file (relative to `process.cwd()`), or YAML/JSON text. */
-  policy: PolicyInput
+  /**
+   * A policy object, a path to a YAML/JSON file (relative to `process.cwd()`), YAML/JSON text, or
+   * `{ source, cache?, startTimeout? }` to follow a control plane through the mesh-agent.
+   */
+  policy: PolicyInput | PolicySource
   /** Clock for every timer of the mesh; tests pass a ManualClock. Default `systemClock`. */
   clock?: Clock
   /** How long `close()` waits for in-flight calls (bodies included) before cutting them. Default `30s`. */
@@ -71,6 +76,8 @@ export interface Mesh extends InboundMesh {
   serverOptions(): TlsOptions
   /** This service's SPIFFE ID, from its certificate; `undefined` without an identity. */
   readonly identity: string | undefined
+  /** The mesh-agent's status when the policy follows a control plane (version, last sync, last error), for `/config`; else `undefined`. */
+  policyStatus(): AgentStatus | undefined
 }
 
 interface ServiceStack {
@@ -92,9 +99,21 @@ export async function createMesh(options: MeshOptions): Promise<Mesh> {
   if (typeof options?.service !== 'string' || options.service.length === 0) {
     throw new WeftError('WEFT_INVALID_ARGUMENT', 'createMesh: `service` (this process’s service name) is required')
   }
-  const policy = await loadPolicy(options.policy)
-  const tls = await MeshTls.create(options.identity)
-  return new MeshImpl(options, policy, tls)
+  const identityDir =
+    typeof options.identity === 'object' && options.identity !== null && 'dir' in options.identity ? options.identity.dir : undefined
+  const followed = isPolicySource(options.policy)
+    ? await followControlPlane(options.service, options.policy, { clock: options.clock, identityDir })
+    : undefined
+  try {
+    const policy = followed?.first ?? (await loadPolicy(options.policy))
+    const tls = await MeshTls.create(options.identity)
+    const mesh = new MeshImpl(options, policy, tls, followed)
+    await followed?.attach((document) => mesh.update(document))
+    return mesh
+  } catch (err) {
+    await followed?.agent.close()
+    throw err
+  }
 }
 
 class MeshImpl implements Mesh {
@@ -110,10 +129,12 @@ class MeshImpl implements Mesh {
   #inFlight = 0
   #closing: Promise<void> | undefined
   #drained: (() => void) | undefined
+  readonly #followed: FollowedPolicy | undefined
 
-  constructor(options: MeshOptions, policy: Policy, tls: MeshTls) {
+  constructor(options: MeshOptions, policy: Policy, tls: MeshTls, followed?: FollowedPolicy) {
     this.service = options.service
     this.#tls = tls
+    this.#followed = followed
     const clock = options.clock ?? systemClock
     this.#drainTimeout = parseDuration(options.drainTimeout ?? MESH_DEFAULTS.drainTimeout)
     this.#context = { self: options.service, clock, timers: createTimerQueue(clock) }
@@ -198,12 +219,17 @@ class MeshImpl implements Mesh {
     return this.#tls.serverOptions()
   }
 
+  policyStatus(): AgentStatus | undefined {
+    return this.#followed?.agent.status()
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
     return this.#closing
   }
 
   async #shutdown(): Promise<void> {
+    await this.#followed?.agent.close()
     if (this.#inFlight > 0) {
       let timer: { cancel(): void } | undefined
       const drained = new Promise<boolean>((resolve) => {
