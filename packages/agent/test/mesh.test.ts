@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMesh } from '@weft/client'
 import { createControlPlane } from '@weft/control-plane'
+import { createTrustAnchor } from '@weft/mtls'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { listen, type Upstream } from '../../../test/support/servers.js'
@@ -119,5 +120,23 @@ describe('a mesh that follows a control plane', () => {
     await expect(createMesh({ service: 'checkout', policy: { source: dead.url, startTimeout: '300ms' } })).rejects.toMatchObject({
       code: 'WEFT_POLICY_UNAVAILABLE',
     })
+  })
+
+  it('with an https control plane and identity: { dir }, the mesh gets its first certificate with a bootstrap token', async () => {
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const { dir } = await policyDir('apiVersion: weft.dev/v1\nservices: {}\n')
+    const cp = await createControlPlane({ dir, port: 0, logger: quiet, certificates: { anchor, bootstrapTokens: { t0ken: 'checkout' } } })
+    onTestFinished(() => cp.close())
+    const identity = await tempDir()
+
+    const mesh = await createMesh({
+      service: 'checkout',
+      identity: { dir: identity },
+      policy: { source: cp.url, ca: anchor.cert, token: 't0ken' },
+    })
+    onTestFinished(() => mesh.close())
+
+    expect(mesh.identity).toBe('spiffe://weft.local/ns/default/sa/checkout')
+    expect(mesh.policyStatus()).toMatchObject({ state: 'synced', certificate: { obtained: 1 } })
   })
 })
