@@ -37,7 +37,11 @@ export function parsePolicy(input: string | object, options: ParseOptions = {}):
   let locate: ((segments: readonly (string | number)[]) => { line: number; column: number } | undefined) | undefined
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input)
-    const read = readText(text, options.format ?? sniffFormat(text), { maxBytes, maxAliasCount: POLICY_DEFAULTS.limits.maxAliasCount })
+    const read = readText(text, options.format ?? sniffFormat(text), {
+      maxBytes,
+      maxDepth,
+      maxAliasCount: POLICY_DEFAULTS.limits.maxAliasCount,
+    })
     if (read.issues.length > 0) throw fail(read.issues)
     data = read.value
     locate = read.locate
