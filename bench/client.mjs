@@ -2,7 +2,7 @@
 // at concurrency 1, 16 and 64, interleaved repeats. Run: npm run build && node bench/client.mjs
 import { execFileSync } from 'node:child_process'
 import { createMesh } from '@weft/client'
-import { Agent, fetch as undiciFetch, request } from 'undici'
+import { Agent, request, fetch as undiciFetch } from 'undici'
 import { load, median, report, startUpstream } from './lib.mjs'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5)
@@ -14,7 +14,10 @@ const direct = `http://127.0.0.1:${upstream.port}/`
 const agent = new Agent({ connections: 64 })
 const mesh = await createMesh({
   service: 'bench',
-  policy: { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }], loadBalancer: 'round-robin' } } },
+  policy: {
+    apiVersion: 'weft.dev/v1',
+    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }], loadBalancer: 'round-robin' } },
+  },
 })
 const drain = async (res) => {
   for await (const _ of res.body);
@@ -57,21 +60,43 @@ for (const c of CONCURRENCY) {
     const rps = median(runs.map((r) => r.rps))
     const cpu = median(runs.map((r) => r.cpuUs))
     const vsFetch = name === 'mesh.fetch' ? ` (${(cpu / median(fetchBase.map((r) => r.cpuUs))).toFixed(2)}× undici fetch CPU)` : ''
-    rows.push([c, name, rps.toFixed(0), median(runs.map((r) => r.p50)).toFixed(3), median(runs.map((r) => r.p99)).toFixed(3), (rps / baseRps).toFixed(3), cpu.toFixed(1), `${(cpu - baseCpu >= 0 ? '+' : '') + (cpu - baseCpu).toFixed(1)}${vsFetch}`])
+    rows.push([
+      c,
+      name,
+      rps.toFixed(0),
+      median(runs.map((r) => r.p50)).toFixed(3),
+      median(runs.map((r) => r.p99)).toFixed(3),
+      (rps / baseRps).toFixed(3),
+      cpu.toFixed(1),
+      `${(cpu - baseCpu >= 0 ? '+' : '') + (cpu - baseCpu).toFixed(1)}${vsFetch}`,
+    ])
   }
 }
 
 // RSS: a process with @weft/client loaded against one with undici alone, each after one request
 const rssOf = (code) => Number(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }).trim())
-const undiciRss = median([0, 1, 2].map(() => rssOf(`import { request } from 'undici'; await request('${direct}').then(r => r.body.dump()); console.log(process.memoryUsage().rss)`)))
-const weftRss = median([0, 1, 2].map(() => rssOf(`import { request } from 'undici'; import { createMesh } from '@weft/client'; const m = await createMesh({ service: 'x', policy: { apiVersion: 'weft.dev/v1', services: { u: { endpoints: [{ address: '127.0.0.1:${upstream.port}' }] } } } }); await request('http://u/', { dispatcher: m.dispatcher }).then(r => r.body.dump()); console.log(process.memoryUsage().rss)`)))
+const undiciRss = median(
+  [0, 1, 2].map(() =>
+    rssOf(`import { request } from 'undici'; await request('${direct}').then(r => r.body.dump()); console.log(process.memoryUsage().rss)`),
+  ),
+)
+const weftRss = median(
+  [0, 1, 2].map(() =>
+    rssOf(
+      `import { request } from 'undici'; import { createMesh } from '@weft/client'; const m = await createMesh({ service: 'x', policy: { apiVersion: 'weft.dev/v1', services: { u: { endpoints: [{ address: '127.0.0.1:${upstream.port}' }] } } } }); await request('http://u/', { dispatcher: m.dispatcher }).then(r => r.body.dump()); console.log(process.memoryUsage().rss)`,
+    ),
+  ),
+)
 
 report(
   'client',
   'weft client stack vs raw undici (loopback)',
   ['concurrency', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'client CPU µs/req', 'CPU vs baseline µs'],
   rows,
-  [`${ROUNDS} interleaved rounds of ${SECONDS}s per cell; medians. Upstream: node:http in a child process.`, `RSS after one request: undici alone ${(undiciRss / 1e6).toFixed(1)} MB, with @weft/client ${(weftRss / 1e6).toFixed(1)} MB (+${((weftRss - undiciRss) / 1e6).toFixed(1)} MB).`],
+  [
+    `${ROUNDS} interleaved rounds of ${SECONDS}s per cell; medians. Upstream: node:http in a child process.`,
+    `RSS after one request: undici alone ${(undiciRss / 1e6).toFixed(1)} MB, with @weft/client ${(weftRss / 1e6).toFixed(1)} MB (+${((weftRss - undiciRss) / 1e6).toFixed(1)} MB).`,
+  ],
 )
 
 await mesh.close()

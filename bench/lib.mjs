@@ -48,7 +48,18 @@ export function median(xs) {
 /** Prints a markdown table and writes it to bench/results/<name>.md. */
 export function report(name, title, header, rows, notes = []) {
   const line = (cells) => `| ${cells.join(' | ')} |`
-  const text = [`# ${title}`, '', `Node ${process.version}, ${new Date().toISOString()}`, '', line(header), line(header.map(() => '---')), ...rows.map(line), '', ...notes, ''].join('\n')
+  const text = [
+    `# ${title}`,
+    '',
+    `Node ${process.version}, ${new Date().toISOString()}`,
+    '',
+    line(header),
+    line(header.map(() => '---')),
+    ...rows.map(line),
+    '',
+    ...notes,
+    '',
+  ].join('\n')
   console.log(text)
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
   writeFileSync(new URL(`./results/${name}.md`, import.meta.url), text)

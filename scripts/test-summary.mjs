@@ -16,7 +16,9 @@ for (const file of process.argv.slice(2)) {
   passed += r.numPassedTests
   failed += r.numFailedTests
   skipped += r.numPendingTests + r.numTodoTests
-  console.log(`test-summary: ${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)
+  console.log(
+    `test-summary: ${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+  )
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`)
 process.exit(failed > 0 ? 1 : 0)

@@ -59,7 +59,11 @@ describe('a three-hop chain through weft', () => {
     app.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
     await app.register(weftFastify, { mesh: ordersMesh })
     app.post('/reserve', async (req, reply) => {
-      const upstream = await fetch('http://stock/check', { method: 'POST', body: Readable.toWeb(req.body as Readable) as ReadableStream, duplex: 'half' } as RequestInit)
+      const upstream = await fetch('http://stock/check', {
+        method: 'POST',
+        body: Readable.toWeb(req.body as Readable) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit)
       reply.header('x-stock-version', upstream.headers.get('x-stock-version'))
       return reply.send(Readable.fromWeb(upstream.body as never))
     })
@@ -74,7 +78,11 @@ describe('a three-hop chain through weft', () => {
     const gw = express()
     gw.use(weftExpress(gatewayMesh))
     gw.post('/buy', async (req, res) => {
-      const upstream = await gatewayMesh.fetch('http://orders/reserve', { method: 'POST', body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } as RequestInit)
+      const upstream = await gatewayMesh.fetch('http://orders/reserve', {
+        method: 'POST',
+        body: Readable.toWeb(req) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit)
       res.setHeader('x-stock-version', upstream.headers.get('x-stock-version') ?? '')
       Readable.fromWeb(upstream.body as never).pipe(res)
     })
@@ -100,10 +108,16 @@ describe('a three-hop chain through weft', () => {
   })
 
   it('streams a large body up through three hops and back down', async () => {
-    const parts = Readable.from((function* () {
-      for (let i = 0; i < 64; i++) yield Buffer.alloc(16 * 1024, 'x')
-    })())
-    const res = await web.fetch('http://gateway/buy', { method: 'POST', body: Readable.toWeb(parts) as ReadableStream, duplex: 'half' } as RequestInit)
+    const parts = Readable.from(
+      (function* () {
+        for (let i = 0; i < 64; i++) yield Buffer.alloc(16 * 1024, 'x')
+      })(),
+    )
+    const res = await web.fetch('http://gateway/buy', {
+      method: 'POST',
+      body: Readable.toWeb(parts) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit)
     let total = 0
     let upper = true
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

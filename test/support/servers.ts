@@ -59,7 +59,10 @@ export async function serve(server: Server, requests: SeenRequest[] = []): Promi
 }
 
 /** A policy document with one service per entry, each listing the given upstreams as endpoints. */
-export function policyFor(services: Record<string, Upstream | Upstream[]>, extra: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
+export function policyFor(
+  services: Record<string, Upstream | Upstream[]>,
+  extra: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [name, ups] of Object.entries(services)) {
     out[name] = { endpoints: (Array.isArray(ups) ? ups : [ups]).map((u) => ({ address: u.address })), ...extra[name] }
