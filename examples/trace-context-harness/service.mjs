@@ -11,8 +11,9 @@ import { createServer } from 'node:http'
 import { createMesh } from '@weft/client'
 import { weftHandler } from '@weft/server'
 
-const port = Number(process.env.PORT ?? 5000)
-const harnessPort = Number(process.env.HARNESS_PORT ?? 7777)
+const { PORT = '5000', HARNESS_PORT = '7777' } = process.env
+const port = Number(PORT)
+const harnessPort = Number(HARNESS_PORT)
 
 const mesh = await createMesh({
   service: 'trace-context-test',

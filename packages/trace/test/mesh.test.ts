@@ -3,7 +3,7 @@ import { createMesh, type Mesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import { weftHandler } from '@weft/server'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { listen, policyFor, serve, type Upstream } from '../../../test/support/servers.js'
+import { listen, policyFor, serve } from '../../../test/support/servers.js'
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
 const PARENT = 'b7ad6b7169203331'

@@ -108,6 +108,18 @@ describe('with an OpenTelemetry SDK', () => {
     expect(b.seen[1]?.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${client?.spanContext().spanId}-01`)
   })
 
+  it('a call that took one try has a client span and no attempt span', async () => {
+    const { exporter, provider } = sdk()
+    const b = await listen((_req, res) => res.end('ok'))
+    onTestFinished(() => b.close())
+    const a = await serviceA(b.url, provider)
+    expect((await fetch(`${a.url}/checkout`)).status).toBe(200)
+    const spans = exporter.getFinishedSpans()
+    expect(byKind(spans, SpanKind.CLIENT)).toHaveLength(1)
+    expect(byKind(spans, SpanKind.INTERNAL)).toHaveLength(0)
+    expect(byKind(spans, SpanKind.CLIENT)[0]?.attributes['weft.fate']).toBe('ok')
+  })
+
   it('a failed call marks its client span with error.type and the fate', async () => {
     const { exporter, provider } = sdk()
     const gone = await listen((_req, res) => res.end())
