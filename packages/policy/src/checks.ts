@@ -20,8 +20,12 @@ export function serviceNameProblem(name: string): string | undefined {
   return 'service name must be a lower-case DNS name: letters, digits and "-", dot-separated labels of at most 63 characters'
 }
 
+/** A name to resolve: a host name, or an SRV owner name whose labels may start with `_` (`_http._tcp.payments`). */
+const LOOKUP_NAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/
+
 export function dnsNameProblem(name: string): string | undefined {
-  return HOST_NAME.test(name) ? undefined : 'must be a DNS name'
+  return LOOKUP_NAME.test(name) ? undefined : 'must be a DNS name'
 }
 
 export function nameProblem(name: string, what: string): string | undefined {

@@ -8,27 +8,30 @@ type Path = (string | number)[]
 
 const ZOD_DEFAULT_UNION_MESSAGE = 'Invalid input'
 
+/** "Did you mean" hints are worked out for this many unknown keys at most: a hostile document may hold thousands. */
+const HINTS = 50
+
 /** Flattens zod issues into ours; `input` must have been reported (`reportInput: true`). */
-export function fromZod(issues: readonly ZodIssue[], prefix: Path = []): RawIssue[] {
-  return issues.flatMap((issue) => fromOne(issue, prefix))
+export function fromZod(issues: readonly ZodIssue[], prefix: Path = [], hints = { left: HINTS }): RawIssue[] {
+  return issues.flatMap((issue) => fromOne(issue, prefix, hints))
 }
 
-function fromOne(issue: ZodIssue, prefix: Path): RawIssue[] {
+function fromOne(issue: ZodIssue, prefix: Path, hints: { left: number }): RawIssue[] {
   const segments: Path = [...prefix, ...(issue.path as Path)]
   const at = (message: string): RawIssue[] => [{ segments, message }]
   const input = (issue as { input?: unknown }).input
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ segments: [...segments, key], message: `unknown key${hint(key)}` }))
+      return issue.keys.map((key) => ({ segments: [...segments, key], message: `unknown key${hints.left-- > 0 ? hint(key) : ''}` }))
     case 'invalid_key':
-      return fromZod(issue.issues, segments).map((i) => ({ ...i, message: `invalid key: ${i.message}` }))
+      return fromZod(issue.issues, segments, hints).map((i) => ({ ...i, message: `invalid key: ${i.message}` }))
     case 'invalid_element':
-      return fromZod(issue.issues, segments)
+      return fromZod(issue.issues, segments, hints)
     case 'invalid_union': {
       // keep the branch that matched the value's kind; a branch that failed only on the kind itself tells nothing
       const fitting = issue.errors.filter((branch) => !(branch.length === 1 && isKindMismatch(branch[0] as ZodIssue)))
       if (fitting.length >= 1 && (fitting.length === 1 || issue.message === ZOD_DEFAULT_UNION_MESSAGE)) {
-        return fromZod(fitting[0] as ZodIssue[], segments)
+        return fromZod(fitting[0] as ZodIssue[], segments, hints)
       }
       return at(
         issue.message === ZOD_DEFAULT_UNION_MESSAGE ? `invalid value ${describe(input)}` : `${issue.message}, got ${describe(input)}`,
