@@ -44,7 +44,8 @@ const SPAN = Symbol('weft.trace.span')
 interface SpanRecord {
   readonly span: Span
   readonly tracer: Tracer
-  readonly context: Context
+  /** The client span as a parent, made when the first attempt span needs it. */
+  context: Context | undefined
   /** The first try, held until a second one shows the call was retried. */
   first: { call: Call; outcome: Outcome; durationMs: number; end: number } | undefined
   retried: boolean
@@ -107,7 +108,7 @@ async function spanned(
   // the SDK decides sampling; the random flag stays when the ids are the SDK's own or the caller's were random
   const flags = (sc.traceFlags & 1) | (parent === undefined || parent.flags & 2 ? 2 : 0)
   const traceState = parent?.traceState
-  const record: SpanRecord = { span, tracer, context: otel.setSpan(ROOT_CONTEXT, span), first: undefined, retried: false }
+  const record: SpanRecord = { span, tracer, context: undefined, first: undefined, retried: false }
   const traced: TracedCall = {
     ...call,
     trace: { traceId: sc.traceId, spanId: sc.spanId, flags, traceState, baggage },
@@ -118,7 +119,7 @@ async function spanned(
     const reply = await next(traced)
     span.setAttribute('http.response.status_code', reply.status)
     span.setAttribute('weft.fate', replyFate(reply))
-    if (reply.attempts !== undefined) span.setAttribute('weft.attempts', reply.attempts)
+    if (reply.attempts !== undefined && reply.attempts > 1) span.setAttribute('weft.attempts', reply.attempts)
     if (reply.status >= 400) {
       span.setAttribute('error.type', String(reply.status))
       span.setStatus({ code: SpanStatusCode.ERROR })
@@ -152,7 +153,6 @@ export function requestAttributes(call: Call): Attributes {
     'url.path': q === -1 ? call.path : call.path.slice(0, q),
     'server.address': colon > 0 && !call.authority.endsWith(']') ? call.authority.slice(0, colon) : call.authority,
     'weft.service': call.service,
-    'weft.direction': call.direction,
   }
   if (q !== -1) attributes['url.query'] = call.path.slice(q + 1)
   if (call.route !== undefined) attributes['weft.route'] = call.route
@@ -210,7 +210,7 @@ function attemptSpan(record: SpanRecord, call: Call, outcome: Outcome, durationM
   const span = record.tracer.startSpan(
     `${call.method} attempt ${call.attempt}`,
     { kind: SpanKind.INTERNAL, startTime: end - durationMs, attributes },
-    record.context,
+    (record.context ??= otel.setSpan(ROOT_CONTEXT, record.span)),
   )
   if (outcome.reply !== undefined) {
     span.setAttribute('http.response.status_code', outcome.reply.status)
