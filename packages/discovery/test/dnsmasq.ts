@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -20,13 +21,24 @@ export interface Dnsmasq {
 export async function startDnsmasq(options: { hosts: string; ttl: number; extra?: string[] }): Promise<Dnsmasq> {
   if (BINARY === undefined)
     throw new Error('dnsmasq is not installed: apt-get install -y dnsmasq (CI installs what .ci/apt-packages lists)')
+  // a port free a moment ago can be taken before dnsmasq binds it: try a few
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(BINARY, options)
+    } catch (err) {
+      if (attempt >= 5 || !/Address already in use/.test(String(err))) throw err
+    }
+  }
+}
+
+async function start(binary: string, options: { hosts: string; ttl: number; extra?: string[] }): Promise<Dnsmasq> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-dnsmasq-'))
   await chmod(dir, 0o755) // dnsmasq drops to an unprivileged user before it reads the file
   const hostsFile = join(dir, 'hosts')
   await writeFile(hostsFile, options.hosts, { mode: 0o644 })
-  const port = await freeUdpPort()
+  const port = await freePort()
   const child: ChildProcess = spawn(
-    BINARY,
+    binary,
     [
       '--no-daemon',
       '--no-resolv',
@@ -61,7 +73,12 @@ export async function startDnsmasq(options: { hosts: string; ttl: number; extra?
       waiters.push({ re, from, resolve })
       exited.then(() => reject(new Error(`dnsmasq exited before ${re}:\n${log}`)))
     })
-  await waitFor(/read .*hosts - \d+ names/, 0)
+  try {
+    await waitFor(/read .*hosts - \d+ names/, 0)
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
   return {
     address: `127.0.0.1:${port}`,
     async setHosts(lines) {
@@ -80,16 +97,30 @@ export async function startDnsmasq(options: { hosts: string; ttl: number; extra?
   }
 }
 
-/** A UDP port that was free a moment ago, above 20000. */
-async function freeUdpPort(): Promise<number> {
+/** A port free for both UDP and TCP a moment ago (dnsmasq binds both), below Linux's ephemeral range. */
+async function freePort(): Promise<number> {
   for (;;) {
-    const candidate = 20_000 + Math.floor(Math.random() * 40_000)
-    const socket = createSocket('udp4')
-    const ok = await new Promise<boolean>((resolve) => {
-      socket.once('error', () => resolve(false))
-      socket.bind(candidate, '127.0.0.1', () => resolve(true))
-    })
-    await new Promise<void>((resolve) => socket.close(() => resolve()))
-    if (ok) return candidate
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000)
+    if ((await udpFree(candidate)) && (await tcpFree(candidate))) return candidate
   }
+}
+
+async function udpFree(port: number): Promise<boolean> {
+  const socket = createSocket('udp4')
+  const ok = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false))
+    socket.bind(port, '127.0.0.1', () => resolve(true))
+  })
+  await new Promise<void>((resolve) => socket.close(() => resolve()))
+  return ok
+}
+
+async function tcpFree(port: number): Promise<boolean> {
+  const server = createServer()
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => resolve(true))
+  })
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
+  return ok
 }
