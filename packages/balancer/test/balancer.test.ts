@@ -2,7 +2,7 @@ import type { Call, Handler, Reply } from '@weft/core'
 import { isWeftError } from '@weft/core'
 import { staticSource } from '@weft/discovery'
 import { describe, expect, it } from 'vitest'
-import { balancer } from '../src/index.js'
+import { balancer, createBalancer } from '../src/index.js'
 
 function call(patch: Partial<Call> = {}): Call {
   return {
@@ -108,5 +108,51 @@ describe('balancer and a discovery source', () => {
     answer()
     await pending
     expect(net.seen[0]?.endpoint?.address).toBe('10.0.0.1:80')
+  })
+})
+
+describe('balancer options and state', () => {
+  it('refuses an unknown picker or a bad number', () => {
+    const source = staticSource(['10.0.0.1:80'])
+    for (const loadBalancer of [{ type: 'random' }, { decay: 0 }, { defaultRtt: -1 }, { activeRequestBias: -1 }, { slowStartWindow: 0 }]) {
+      expect(() => balancer({ source, loadBalancer: loadBalancer as never }), JSON.stringify(loadBalancer)).toThrow(
+        expect.objectContaining({ code: 'WEFT_INVALID_ARGUMENT' }),
+      )
+    }
+  })
+
+  it('has a snapshot an operator can read and that survives JSON', async () => {
+    const net = upstream()
+    const b = createBalancer({
+      source: staticSource([
+        { address: '10.0.0.1:80', labels: { version: 'v1' } },
+        { address: '10.0.0.2:80', labels: { version: 'v2' }, weight: 2 },
+      ]),
+      subsets: { v2: { version: 'v2' } },
+    })
+    await b.middleware(net.handler)(call({ subset: 'v2' }))
+    const snap = b.snapshot()
+    expect(JSON.parse(JSON.stringify(snap))).toEqual(snap)
+    expect(snap.picker).toBe('ewma')
+    expect(snap.endpoints[1]).toMatchObject({
+      address: '10.0.0.2:80',
+      labels: { version: 'v2' },
+      weight: 2,
+      health: 'healthy',
+      inFlight: 0,
+      requests: 1,
+      failures: 0,
+      subsets: ['v2'],
+    })
+    expect(snap.pools).toEqual([
+      { subset: undefined, endpoints: 2, healthy: 2, panic: false },
+      { subset: 'v2', endpoints: 1, healthy: 1, panic: false },
+    ])
+  })
+
+  it('pick() says where a call would go without sending it', () => {
+    const b = createBalancer({ source: staticSource(['10.0.0.1:80']) })
+    expect(b.pick(call())?.address).toBe('10.0.0.1:80')
+    expect(b.pick(call({ subset: 'nope' }))).toBeUndefined()
   })
 })

@@ -52,6 +52,15 @@ describe('weighted round robin', () => {
     expect(longest).toBeLessThanOrEqual(3)
   })
 
+  it('keeps weights in proportion for large pools too (scheduled by earliest deadline first)', () => {
+    const weights = Array.from({ length: 3000 }, (_, i) => 1 + (i % 5))
+    const schedule = smoothSchedule(weights)
+    const counts = new Array(3000).fill(0)
+    for (const i of schedule) counts[i]++
+    expect(schedule.length).toBe(weights.reduce((a, b) => a + b, 0))
+    expect(counts).toEqual(weights)
+  })
+
   it('keeps unequal non-integer weights in proportion', () => {
     const schedule = smoothSchedule([0.5, 1.5])
     const heavy = Array.from(schedule).filter((i) => i === 1).length
