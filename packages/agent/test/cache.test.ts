@@ -126,6 +126,7 @@ describe('the policy cache', () => {
     }
     writing = false
     await reader
+    await agent.close()
 
     expect(reads).toBeGreaterThan(10)
     expect(torn).toBe(0)

@@ -33,8 +33,7 @@ describe('a control plane that lies', () => {
     expectLastGoodKept(agent, onPolicy)
     expect(agent.status().rejected).toBeGreaterThanOrEqual(3)
     expect(agent.status().lastError).toMatchObject({ kind: 'protocol' })
-    expect(logger.warnings[0]).toContain('not JSON')
-    expect(logger.warnings[0]).toContain('keeping version v1')
+    expect(logger.warnings.find((w) => w.includes('not JSON'))).toContain('keeping version v1')
   })
 
   it('a document that fails validation is refused with the path of the bad field', async () => {
