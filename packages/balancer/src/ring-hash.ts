@@ -11,7 +11,7 @@ import { randomIndex } from './random.js'
 export interface RingHashOptions {
   /** Points on the ring at least. Default 1024 (Envoy's `minimum_ring_size`). */
   minimumRingSize?: number
-  /** Points on the ring at most. Default 8 388 608 (Envoy's `maximum_ring_size`). */
+  /** Points on the ring at most. Default 1 048 576 (Envoy allows 8 388 608; a smaller ring rebuilds fast when health changes). */
   maximumRingSize?: number
 }
 
@@ -22,7 +22,7 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
   const n = endpoints.length
   if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const min = options.minimumRingSize ?? 1024
-  const max = options.maximumRingSize ?? 8_388_608
+  const max = options.maximumRingSize ?? 1_048_576
   // points per unit of weight do not depend on how many endpoints there are, so removing one
   // leaves every other endpoint's points where they were and only its own keys move
   let counts = endpoints.map((s) => Math.max(1, Math.round(POINTS_PER_WEIGHT * s.endpoint.weight)))
@@ -38,7 +38,8 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
   let k = 0
   endpoints.forEach((s, owner) => {
     const c = counts[owner] as number
-    for (let i = 0; i < c; i++) packed[k++] = hashString(`${s.address}_${i}`) * 2_097_152 + owner
+    const base = hashString(s.address)
+    for (let i = 0; i < c; i++) packed[k++] = pointHash(base, i) * 2_097_152 + owner
   })
   packed.sort()
   const points = new Uint32Array(size)
@@ -63,4 +64,15 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
       return owners[lo === size ? 0 : lo] as number
     },
   }
+}
+
+/** The i-th point of an endpoint: its address hash mixed with i (murmur3's finaliser), no string built. */
+function pointHash(base: number, i: number): number {
+  let h = (base ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
 }
