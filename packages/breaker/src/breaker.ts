@@ -31,6 +31,12 @@ export interface BreakerOptions extends Partial<CircuitBreakerPolicy> {
   timers?: TimerQueue
   /** Names the breaker in errors and snapshots, usually the service. Default `'breaker'`. */
   name?: string
+  /**
+   * The breaker this one replaces (the same service under the previous policy): if it is open, this
+   * one starts open until the same moment, so a policy update does not let a failing service's
+   * traffic through early. Default none.
+   */
+  inherit?: Breaker
 }
 
 /** The policy's defaults: `{ failurePercent: 50, minimumRequests: 20, window: 10s, breakDuration: 30s, halfOpenRequests: 1 }`. */
@@ -141,6 +147,19 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
     })
   }
   cb.on('open', open)
+
+  const previous = options.inherit?.snapshot()
+  if (previous !== undefined && previous.state !== 'closed' && previous.openedAt !== undefined) {
+    // the old break duration holds; probes start afresh
+    state = 'open'
+    openedAt = previous.openedAt
+    const due = previous.state === 'half-open' ? clock.now() : (previous.halfOpenAt ?? clock.now())
+    halfOpenAt = due
+    breakTimer = timers.at(due, () => {
+      breakTimer = undefined
+      state = 'half-open'
+    })
+  }
 
   function close() {
     state = 'closed'

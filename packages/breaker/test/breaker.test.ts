@@ -221,3 +221,23 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()))
   return port
 }
+
+describe('a policy update', () => {
+  it('a breaker that replaces an open one stays open until the same moment', async () => {
+    const clock = new ManualClock()
+    const timers = createTimerQueue(clock)
+    const upstream = await server(503)
+    const before = createBreaker({ minimumRequests: 2, breakDuration: 30_000, clock, timers })
+    for (let i = 0; i < 2; i++) await before.middleware(httpHandler)(call({ endpoint: upstream.endpoint }))
+    await clock.advance('10s')
+
+    const after = createBreaker({ minimumRequests: 2, breakDuration: 30_000, clock, timers, inherit: before })
+    before.close()
+    const handler = after.middleware(httpHandler)
+    expect(codeOf(await handler(call({ endpoint: upstream.endpoint })).catch((e) => e))).toBe('WEFT_CIRCUIT_OPEN')
+    expect(after.snapshot()).toMatchObject({ state: 'open', halfOpenAt: clock.now() + 20_000 })
+    await clock.advance('20s')
+    expect(after.state()).toBe('half-open')
+    expect(upstream.requests).toHaveLength(2)
+  })
+})
