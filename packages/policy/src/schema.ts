@@ -369,7 +369,7 @@ const authorizationRule = z.strictObject({
   action: z.enum(['ALLOW', 'DENY', 'AUDIT']).optional(),
   from: z.array(text(principalProblem)).min(1).optional(),
   namespaces: z
-    .array(text((v) => (v === '*' || /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\*?$/.test(v) ? undefined : 'invalid namespace')))
+    .array(text((v) => (v === '*' || /^\*?[a-z0-9-]{1,63}\*?$/.test(v) ? undefined : 'invalid namespace')))
     .min(1)
     .optional(),
   to: z.strictObject({ paths: z.array(authorizationPath).min(1).optional(), methods: z.array(method).min(1).optional() }).optional(),

@@ -100,6 +100,23 @@ describe('the DESIGN.md example document', () => {
   })
 })
 
+describe('a document with every field docs/policy.md describes', () => {
+  const policy = parsePolicy(fixture('every-field.yaml'))
+
+  it('parses', () => {
+    expect(Object.keys(policy.services)).toEqual(['payments', 'inventory', 'ledger', 'search'])
+  })
+
+  it('gives defaults.mtls to the services that do not set their own', () => {
+    expect(Object.values(policy.services).map((s) => s.mtls)).toEqual(['PERMISSIVE', 'STRICT', 'STRICT', 'STRICT'])
+  })
+
+  it('names the routes as given or by position, and adds the catch-all only where needed', () => {
+    expect(resolveService(policy, 'payments')?.routes.map((r) => r.name)).toEqual(['charge', 'route-1', 'route-2', 'default'])
+    expect(resolveService(policy, 'search')?.routes.map((r) => r.name)).toEqual(['route-0'])
+  })
+})
+
 describe('JSON and YAML', () => {
   it('give the same Policy for the same document', () => {
     const fromYaml = parsePolicy(fixture('design-example.yaml'))

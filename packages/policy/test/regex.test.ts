@@ -73,6 +73,8 @@ describe('regexProblem', () => {
     ['.*'],
     ['/static/[^?]*\\.(js|css)'],
     ['[\\]a-]+x'],
+    ['/a/[^/]*/b/.*'],
+    ['[/a-z]+'],
   ])('accepts %s', (pattern) => {
     expect(regexProblem(pattern)).toBeUndefined()
   })
