@@ -129,6 +129,24 @@ describe('a control plane that lies', () => {
     expect(agent.status().lastError).toMatchObject({ kind: 'network' })
   })
 
+  it('a DNS failure is retried with backoff on the next replica; the last good stays', async () => {
+    const cp = await scriptedServer((_req, res, n) => (n === 1 ? answerPolicy(res, 'v1') : res.socket?.destroy()))
+    const onPolicy = vi.fn()
+    const agent = createAgent({
+      source: [cp.url, 'http://control-plane.weft-test.invalid:7700'],
+      service: 'checkout',
+      logger: recordingLogger(),
+      onPolicy,
+      backoff: { base: '5ms', max: '20ms' },
+    })
+    onTestFinished(() => agent.close())
+    await agent.start()
+
+    await vi.waitFor(() => expect(agent.status().lastError?.message).toContain('ENOTFOUND'), { timeout: 5000 })
+    expect(agent.status().version).toBe('v1')
+    expect(onPolicy).not.toHaveBeenCalled()
+  })
+
   it('a redirect to another origin is not followed', async () => {
     const elsewhere = await scriptedServer((_req, res) => answerPolicy(res, 'v9', meshDocument([9])))
     const { agent, onPolicy } = await agentAfterOneGoodAnswer((res) =>
