@@ -197,7 +197,8 @@ export function yamlDepthIssue(text: string, maxDepth: number): RawIssue | undef
         previous = c
         continue
       }
-      if (c === '[' || c === '{') {
+      // a bracket opens a collection only where a value starts; inside a plain scalar (`/v[0-9]`) it is text
+      if ((c === '[' || c === '{') && (flow > 0 || ' \t:-?,'.includes(previous))) {
         flow++
         if (indents.length + Math.max(0, dashes - 1) + flow > maxDepth) return refuse()
       } else if ((c === ']' || c === '}') && flow > 0) flow--

@@ -401,6 +401,11 @@ describe('limits', () => {
     )
   })
 
+  it('brackets inside a plain YAML scalar do not count as nesting', () => {
+    const text = `apiVersion: weft.dev/v1\nservices:\n  payments:\n    identity: spiffe://x/${'['.repeat(100)}\n`
+    expect(parsePolicy(text).services.payments?.identity).toBe(`spiffe://x/${'['.repeat(100)}`)
+  })
+
   it('brackets inside quoted strings and comments do not count as nesting', () => {
     const text = `apiVersion: weft.dev/v1 # ${'['.repeat(100)}\nservices:\n  payments:\n    identity: "spiffe://x/${'['.repeat(100)}"\n`
     expect(parsePolicy(text).services.payments?.identity).toBe(`spiffe://x/${'['.repeat(100)}`)

@@ -44,6 +44,10 @@ describe('loadPolicy', () => {
     expect((await loadPolicy('apiVersion: weft.dev/v1')).services).toEqual({})
   })
 
+  it('takes a Buffer holding a document as text', async () => {
+    expect((await loadPolicy(Buffer.from(fixture('mesh.policy')))).services.payments?.endpoints).toHaveLength(1)
+  })
+
   it('takes an object', async () => {
     expect((await loadPolicy({ apiVersion: 'weft.dev/v1', services: { payments: {} } })).services.payments?.name).toBe('payments')
   })
