@@ -2,6 +2,7 @@
 // server (createMeshServer) and undici, the handshake cost of a new connection (p50) and the RSS the
 // TLS connections add. Run: npx turbo run build --filter=@weft/mtls... && node bench/mtls.mjs
 import { execFileSync, fork } from 'node:child_process'
+import { createServer as createHttpsServer } from 'node:https'
 import { connect as netConnect } from 'node:net'
 import {
   createConnector,
@@ -10,6 +11,7 @@ import {
   createTrustAnchor,
   describeCertificate,
   issueCertificate,
+  serverTlsOptions,
 } from '@weft/mtls'
 import { Pool, request } from 'undici'
 import { load, median, report } from './lib.mjs'
@@ -24,16 +26,18 @@ if (process.argv[2] === 'server') {
   const mode = process.argv[3]
   const identity = await createIdentitySource(JSON.parse(process.env.WEFT_BENCH_IDENTITY))
   const body = Buffer.from('ok')
-  const server = createMeshServer(
-    (req, res) => {
-      req.resume()
-      req.on('end', () => {
-        res.setHeader('content-length', body.length)
-        res.end(body)
-      })
-    },
-    { identity, mode, http: { keepAliveTimeout: 60_000 } },
-  )
+  const handle = (req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.setHeader('content-length', body.length)
+      res.end(body)
+    })
+  }
+  // RAW: node's own https.Server with the same TLS options, no weft in the server path
+  const server =
+    mode === 'RAW'
+      ? createHttpsServer({ ...serverTlsOptions(identity.current()), keepAliveTimeout: 60_000 }, handle)
+      : createMeshServer(handle, { identity, mode, http: { keepAliveTimeout: 60_000 } })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   process.on('message', (m) => {
     if (m === 'rss') process.send({ rss: process.memoryUsage().rss })
@@ -69,7 +73,8 @@ function startServer(mode, identity) {
       child.once('message', resolve)
       child.send(what)
     })
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench server ${mode} exited with ${code}`)))
     child.once('message', ({ port }) =>
       resolve({
         port,
@@ -91,6 +96,9 @@ async function main() {
   const permissive = await startServer('PERMISSIVE', pick(upstreamId))
   const strict = await startServer('STRICT', pick(upstreamId))
   const disable = await startServer('DISABLE', pick(upstreamId))
+  const raw = await startServer('RAW', pick(upstreamId))
+  // undici's own TLS connector, no SPIFFE check: what mTLS costs in Node without weft
+  const rawConnect = { cert: clientId.cert, key: clientId.key, ca: clientId.bundle, checkServerIdentity: () => undefined }
   const source = await createIdentitySource(pick(clientId))
   const connect = createConnector(source, 'spiffe://bench.local/ns/default/sa/upstream')
 
@@ -99,18 +107,24 @@ async function main() {
     'plaintext, PERMISSIVE port (sniffed)': new Pool(`http://127.0.0.1:${permissive.port}`, { connections: CONCURRENCY }),
     'mTLS, STRICT port': new Pool(`https://127.0.0.1:${strict.port}`, { connections: CONCURRENCY, connect }),
     'mTLS, PERMISSIVE port (sniffed)': new Pool(`https://127.0.0.1:${permissive.port}`, { connections: CONCURRENCY, connect }),
+    'mTLS without weft (https.Server + undici connector)': new Pool(`https://127.0.0.1:${raw.port}`, {
+      connections: CONCURRENCY,
+      connect: rawConnect,
+    }),
   }
   const origins = {
     'plaintext, DISABLE port': `http://127.0.0.1:${disable.port}/`,
     'plaintext, PERMISSIVE port (sniffed)': `http://127.0.0.1:${permissive.port}/`,
     'mTLS, STRICT port': `https://127.0.0.1:${strict.port}/`,
     'mTLS, PERMISSIVE port (sniffed)': `https://127.0.0.1:${permissive.port}/`,
+    'mTLS without weft (https.Server + undici connector)': `https://127.0.0.1:${raw.port}/`,
   }
   const servers = {
     'plaintext, DISABLE port': disable,
     'plaintext, PERMISSIVE port (sniffed)': permissive,
     'mTLS, STRICT port': strict,
     'mTLS, PERMISSIVE port (sniffed)': permissive,
+    'mTLS without weft (https.Server + undici connector)': raw,
   }
   const calls = Object.fromEntries(
     Object.entries(pools).map(([name, pool]) => [name, () => request(origins[name], { dispatcher: pool }).then((r) => r.body.dump())]),
@@ -210,5 +224,5 @@ async function main() {
 
   await Promise.all(Object.values(pools).map((p) => p.close()))
   source.close?.()
-  for (const s of [permissive, strict, disable]) s.close()
+  for (const s of [permissive, strict, disable, raw]) s.close()
 }
