@@ -162,6 +162,15 @@ describe('createMesh({ identity }) and mesh.createServer', () => {
     expect(meshServerStats(server.server)).toMatchObject({ mtls: 1, plaintext: 2 })
   })
 
+  it('a port can have its own mode: a PERMISSIVE service with a STRICT port', async () => {
+    const payments = await mesh('payments', { payments: { mtls: 'PERMISSIVE' } })
+    const open = await listening(payments.createServer(whoAmI))
+    const locked = await listening(payments.createServer(whoAmI, { mode: 'STRICT' }))
+    expect((await request(`http://${open.address}/`)).statusCode).toBe(200)
+    await expect(request(`http://${locked.address}/`)).rejects.toThrow()
+    expect(meshServerStats(locked.server)?.refused.plaintext).toBe(1)
+  })
+
   it('mesh.serverOptions() gives STRICT options for a server built by hand', async () => {
     const payments = await mesh('payments', {})
     expect(payments.serverOptions()).toMatchObject({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' })

@@ -21,7 +21,7 @@ import { createInbound, type Inbound, type InboundMesh, type RequestListener, se
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
 import { MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
-import { type IdentityOption, MeshTls } from './mtls.js'
+import { type IdentityOption, MeshTls, type MtlsMode } from './mtls.js'
 import { type FollowedPolicy, followControlPlane, isPolicySource, type PolicySource } from './policy-source.js'
 import { clientLayers, type MeshContext, type ServiceContext } from './stack.js'
 import { Transport } from './transport.js'
@@ -70,8 +70,9 @@ export interface Mesh extends InboundMesh {
    * A node server for this service in its policy's mode (`services.<service>.mtls`): STRICT,
    * PERMISSIVE (mTLS and plaintext on one port) or DISABLE; runs the server stack around
    * `listener` (an Express app too), so `currentCall().peer` is set. Call `.listen()` on it.
+   * `options.mode` sets this port's mode instead of the policy's (Istio's port-level mTLS).
    */
-  createServer(listener: RequestListener): Server
+  createServer(listener: RequestListener, options?: { mode?: MtlsMode }): Server
   /** STRICT TLS options for an `https.createServer` built by hand; throws without an identity. */
   serverOptions(): TlsOptions
   /** This service's SPIFFE ID, from its certificate; `undefined` without an identity. */
@@ -211,8 +212,12 @@ class MeshImpl implements Mesh {
     return this.#tls.identity()?.spiffeId
   }
 
-  createServer(listener: RequestListener): Server {
-    return this.#tls.createServer(weftHandler(this, listener), () => this.#generation.inbound.context.service.mtls)
+  createServer(listener: RequestListener, options: { mode?: MtlsMode } = {}): Server {
+    const fixed = options.mode
+    return this.#tls.createServer(
+      weftHandler(this, listener),
+      fixed === undefined ? () => this.#generation.inbound.context.service.mtls : () => fixed,
+    )
   }
 
   serverOptions(): TlsOptions {

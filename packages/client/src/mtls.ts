@@ -22,6 +22,8 @@ import {
 import type { Policy } from '@weft/policy'
 import type { Pool } from 'undici'
 
+export type { MtlsMode }
+
 /** `createMesh({ identity })`: a directory (watched), PEM strings, or a source the agent keeps up to date. */
 export type IdentityOption = IdentityOptions | IdentitySource
 
