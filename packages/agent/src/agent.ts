@@ -69,6 +69,8 @@ export const AGENT_DEFAULTS = {
   requestSlack: 5_000,
   maxBytes: 2 * 1024 * 1024,
   backoff: { base: 250, max: 30_000 },
+  /** A certificate request (not a long poll) must be answered within this. */
+  certificateTimeout: 10_000,
 } as const
 
 /** What went wrong last, for `/config` and logs. */
@@ -223,7 +225,7 @@ class PolicyAgent implements Agent {
             clock: settings.clock,
             backoff: certificateBackoff,
             tls: settings.tls,
-            requestTimeout: AGENT_DEFAULTS.requestSlack * 2,
+            requestTimeout: AGENT_DEFAULTS.certificateTimeout,
             agent: this.#https,
             signal: this.#stop.signal,
             warn: (m) => settings.logger.warn(m, { service: settings.service, kind: 'certificate' }),
