@@ -288,7 +288,6 @@ class MeshImpl implements Mesh {
 
   /** Builds every stack for a policy version: per-service state is made here, once. */
   #build(policy: Policy): Generation {
-    this.#tls.use(policy)
     const services = new Map<string, ServiceStack>()
     for (const name of Object.keys(policy.services)) {
       const service = policy.services[name]
@@ -300,6 +299,8 @@ class MeshImpl implements Mesh {
     }
     const own = policy.services[this.service] ?? defaultServicePolicy(policy, this.service)
     const inbound = createInbound({ self: this.service, service: own, policy, clock: this.#context.clock, timers: this.#context.timers })
+    // last: only a policy whose stacks all built decides how new connections are made
+    this.#tls.use(policy)
     return { policy, services, inbound }
   }
 
