@@ -42,8 +42,17 @@ export function createInbound(context: InboundContext): Inbound {
 const NO_TRIES: readonly string[] = Object.freeze([])
 const NO_HEADERS: HeaderMap = Object.freeze(Object.create(null))
 
-/** The inbound call for a request. */
+/**
+ * The inbound call for a request. Its signal fires when the client goes away before the response
+ * is finished (a caller's deadline or cancel reaches the handler as an abort); the deadline layer
+ * links its own timer to it.
+ */
 export function inboundCall(inbound: Inbound, req: IncomingMessage, native: NativeExchange): Call {
+  const ac = new AbortController()
+  const res = native.res
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort(clientGone())
+  })
   return {
     direction: 'inbound',
     service: inbound.context.self,
@@ -53,7 +62,7 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     headers: req.headers as HeaderMap,
     body: req,
     replayable: false,
-    signal: undefined,
+    signal: ac.signal,
     deadline: undefined,
     attempt: 1,
     route: undefined,
@@ -66,6 +75,12 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     startedAt: inbound.context.clock.monotonic(),
     native,
   }
+}
+
+function clientGone(): Error {
+  const err = new Error('the client closed the connection before the response was finished')
+  err.name = 'AbortError'
+  return err
 }
 
 /** True when `req` is already being served inside a weft call (an adapter behind mesh.createServer). */

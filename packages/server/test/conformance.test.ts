@@ -1,7 +1,7 @@
 /** The same scenarios against every adapter: node:http, Express and Fastify. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { currentCall } from '@weft/core'
 import { createMesh, type Mesh } from '@weft/client'
+import { currentCall } from '@weft/core'
 import express from 'express'
 import Fastify from 'fastify'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -119,7 +119,11 @@ describe.each(adapters)('$name adapter', (adapter) => {
   it('keeps currentCall() through request-body parsing', async () => {
     const { seen, up } = await started(adapter)
 
-    const res = await fetch(`${up.url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1 }) })
+    const res = await fetch(`${up.url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ n: 1 }),
+    })
 
     expect(await res.text()).toBe('posted')
     expect(seen[0]).toMatchObject({ service: 'inventory', body: { n: 1 } })
@@ -137,7 +141,9 @@ describe.each(adapters)('$name adapter', (adapter) => {
   it('serves concurrent requests, each with its own call', async () => {
     const { seen, up } = await started(adapter)
 
-    const statuses = await Promise.all(Array.from({ length: 25 }, () => fetch(`${up.url}/who`).then(async (r) => (await r.text(), r.status))))
+    const statuses = await Promise.all(
+      Array.from({ length: 25 }, () => fetch(`${up.url}/who`).then(async (r) => (await r.text(), r.status))),
+    )
 
     expect(statuses.every((s) => s === 200)).toBe(true)
     expect(seen).toHaveLength(25)
@@ -150,3 +156,37 @@ describe.each(adapters)('$name adapter', (adapter) => {
   })
 })
 
+describe.each(adapters.filter((a) => a.name === 'node:http'))('$name adapter, cancellation', () => {
+  it("fires the handler's signal when the client goes away before the response is finished", async () => {
+    const mesh = await createMesh({ service: 'inventory', policy: { apiVersion: 'weft.dev/v1', services: {} } })
+    let fired: unknown
+    let started: () => void = () => {}
+    const inHandler = new Promise<void>((r) => {
+      started = r
+    })
+    const up = await serve(
+      createServer(
+        weftHandler(mesh, () => {
+          const signal = currentCall()?.signal
+          signal?.addEventListener('abort', () => {
+            fired = signal.reason
+          })
+          started()
+        }),
+      ),
+    )
+    onTestFinished(async () => {
+      await up.close()
+      await mesh.close()
+    })
+    const ac = new AbortController()
+
+    const pending = fetch(`${up.url}/hang`, { signal: ac.signal }).catch(() => undefined)
+    await inHandler
+    ac.abort()
+    await pending
+    await new Promise((r) => setTimeout(r, 50))
+
+    expect((fired as Error | undefined)?.name).toBe('AbortError')
+  })
+})
