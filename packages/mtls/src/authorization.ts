@@ -5,6 +5,7 @@
  * (a 403) naming the rule that decided.
  */
 import { type Call, headerValue, type Middleware, WeftError } from '@weft/core'
+import { compileRegexMatcher } from '@weft/policy'
 import { compilePathPattern, normalizePath } from './path-match.js'
 import { compilePatterns, type Matcher } from './pattern.js'
 import { namespaceOf } from './spiffe-id.js'
@@ -183,7 +184,7 @@ function compileStringMatch(match: StringMatch): (value: string | undefined) => 
   if ('exact' in match) return (v) => v === match.exact
   if ('prefix' in match) return (v) => v?.startsWith(match.prefix) === true
   if ('present' in match) return (v) => (v !== undefined) === match.present
-  // the whole value must match, as in Envoy's safe_regex
-  const re = new RegExp(`^(?:${match.regex})$`)
+  // the whole value must match, as in Envoy's safe_regex; the policy refused patterns that are not linear-time
+  const re = compileRegexMatcher(match.regex)
   return (v) => v !== undefined && re.test(v)
 }

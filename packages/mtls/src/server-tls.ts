@@ -1,10 +1,11 @@
 /** TLS options for an inbound port: our certificate, client certificates requested and checked against the bundle, TLS 1.2 at least. */
 import type { TlsOptions } from 'node:tls'
+import type { MtlsMode } from '@weft/policy'
 import type { Identity } from './identity.js'
 import { MIN_TLS_VERSION } from './identity.js'
 
 /** How a port accepts traffic: mTLS only, mTLS and plaintext side by side, or plaintext only (policy `services.<name>.mtls`). */
-export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE'
+export type { MtlsMode }
 
 /**
  * Options for `https.createServer` / `tls.createServer`. In `STRICT` a client without a
