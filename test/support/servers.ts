@@ -20,7 +20,7 @@ export interface Upstream {
   close(): Promise<void>
 }
 
-export type UpstreamHandler = (req: IncomingMessage & { body: string }, res: ServerResponse) => void | Promise<void>
+export type UpstreamHandler = (req: IncomingMessage & { body: string }, res: ServerResponse) => unknown
 
 /** A node:http server on 127.0.0.1:0 that reads each request body, records it, then calls `handler`. */
 export async function listen(handler: UpstreamHandler = (_req, res) => res.end('ok')): Promise<Upstream> {

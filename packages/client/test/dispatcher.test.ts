@@ -60,7 +60,9 @@ describe('mesh.dispatcher', () => {
   it('spreads calls over the endpoints in turn', async () => {
     const a = await listen((_q, r) => r.end('a'))
     const b = await listen((_q, r) => r.end('b'))
-    onTestFinished(() => Promise.all([a.close(), b.close()]))
+    onTestFinished(async () => {
+      await Promise.all([a.close(), b.close()])
+    })
     const mesh = await createMesh({
       service: 'checkout',
       policy: policyFor({ payments: [a, b] }, { payments: { loadBalancer: 'round-robin' } }),

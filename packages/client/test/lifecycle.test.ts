@@ -39,7 +39,9 @@ describe('mesh.update()', () => {
   it('swaps to the new policy and resolves to its version', async () => {
     const v1 = await listen((_q, r) => r.end('v1'))
     const v2 = await listen((_q, r) => r.end('v2'))
-    onTestFinished(() => Promise.all([v1.close(), v2.close()]))
+    onTestFinished(async () => {
+      await Promise.all([v1.close(), v2.close()])
+    })
     const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: v1 }) })
     onTestFinished(() => mesh.close())
     const before = mesh.policy.version

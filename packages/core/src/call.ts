@@ -1,5 +1,6 @@
 /** The call as the mesh sees it, and the reply. Both are immutable: a layer derives a new one. */
 import type { Deadline } from './deadline.js'
+import type { Fate } from './fate.js'
 
 export type Direction = 'outbound' | 'inbound'
 
@@ -103,7 +104,7 @@ export interface Reply {
    * Set by a layer that hands back a reply it did not judge a success, so metrics can name the
    * fate (`retry_budget`, `not_retryable`); absent means the classifier decides.
    */
-  readonly fate?: string
+  readonly fate?: Fate
 }
 
 /** Derives a call with some fields changed; the original stays as it was. */

@@ -18,7 +18,7 @@ import {
   WeftError,
 } from '@weft/core'
 import type { ServicePolicy } from '@weft/policy'
-import { type BudgetSource, DeadlineSignal, deadlineExceeded } from './deadline-signal.js'
+import { type BudgetSource, deadlineExceeded, deadlineSignal } from './deadline-signal.js'
 import { ENVOY_TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, readTimeoutHeaders, withoutTimeoutHeaders, withTimeoutHeaders } from './header-codec.js'
 
 export interface DeadlineOptions {
@@ -95,7 +95,7 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
       const remaining = at - now
       if (remaining <= 0) return Promise.reject(deadlineExceeded(call.service, 0, source))
 
-      const watch = new DeadlineSignal(timers, at, call.signal, call.service, Math.round(remaining), source)
+      const watch = deadlineSignal(timers, at, call.signal, call.service, Math.round(remaining), source)
       return watch.follow(
         next({
           ...call,

@@ -16,7 +16,7 @@ import {
   type TimerQueue,
   WeftError,
 } from '@weft/core'
-import { DeadlineSignal } from './deadline-signal.js'
+import { deadlineSignal } from './deadline-signal.js'
 import { ENVOY_TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, type InvalidHeaderListener, readTimeoutHeaders } from './header-codec.js'
 import { type DeadlineStats, inboundDeadlineStats } from './stats.js'
 
@@ -94,11 +94,11 @@ export function inboundDeadline(options: InboundDeadlineOptions = {}): Middlewar
         at = call.deadline.at
         deadline = call.deadline
       }
-      const watch = new DeadlineSignal(timers, at, call.signal, call.service, ms, 'header')
+      const watch = deadlineSignal(timers, at, call.signal, call.service, ms, 'header')
       try {
         return await next({ ...call, deadline: deadline ?? new Deadline(at, clock), signal: watch.signal })
       } finally {
-        if (watch.expired) stats.expired++
+        if (watch.timedOut) stats.expired++
         watch.release()
       }
     }

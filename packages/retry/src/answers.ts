@@ -3,7 +3,9 @@ import {
   type Call,
   type Clock,
   errorKind,
+  type Fate,
   type Handler,
+  type LinkedSignal,
   type Outcome,
   type OutcomeKind,
   type Reply,
@@ -12,18 +14,15 @@ import {
   weftErrorOf,
 } from '@weft/core'
 import type { RetryBudget } from './budget.js'
-import type { LinkedSignal } from './linked-signal.js'
 import { explain, type NotRetryableReason } from './safety.js'
 import type { RouteSettings } from './settings.js'
 
 /** Why a call ended with a reply that was not retried although it was worth a retry. */
-export type RetryFate = 'retry_budget' | 'not_retryable'
+export type RetryFate = Extract<Fate, 'retry_budget' | 'not_retryable'>
 
 /** A reply as the retry layer hands it up: how many tries it took, and why retrying stopped. */
-export interface RetriedReply extends Reply {
-  /** Set when a retry was wanted but the budget refused it (`retry_budget`) or it was unsafe (`not_retryable`). */
-  readonly fate?: RetryFate
-}
+/** A reply as the retry layer hands it up: `attempts` and, when it stopped retrying, `fate` set. */
+export type RetriedReply = Reply
 
 /** What every call of one stack shares. */
 export interface RetryEnv {

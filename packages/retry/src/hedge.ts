@@ -4,9 +4,8 @@
  * another endpoint; the first final answer wins and the others are aborted and discarded. Every
  * extra try is charged to the retry budget.
  */
-import { type Call, Deadline, errorKind, type Outcome, type Reply, type TimerHandle } from '@weft/core'
+import { type Call, Deadline, errorKind, LinkedSignal, type Outcome, type Reply, type TimerHandle } from '@weft/core'
 import { accept, budgetExhausted, noteEndpoint, perTryTimedOut, type RetryEnv } from './answers.js'
-import { LinkedSignal } from './linked-signal.js'
 import type { RouteSettings } from './settings.js'
 import { tryHeaders } from './try-headers.js'
 

@@ -10,6 +10,7 @@ import {
   Deadline,
   type Duration,
   errorKind,
+  LinkedSignal,
   type Middleware,
   type Outcome,
   parseDuration,
@@ -24,7 +25,6 @@ import { accept, budgetExhausted, final, noteEndpoint, notRetryable, perTryTimed
 import { fullJitter, NEVER, pushback } from './backoff.js'
 import { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './budget.js'
 import { hedged } from './hedge.js'
-import { LinkedSignal } from './linked-signal.js'
 import { ReplayBody } from './replay-body.js'
 import { idempotent, refusal } from './safety.js'
 import {

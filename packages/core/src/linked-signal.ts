@@ -1,9 +1,12 @@
 /**
- * A signal of one try (or of a call tightened to its route timeout): it follows the call's signal,
- * may fire at a due time on the shared timer queue, and can be aborted on its own (a hedge that
- * lost). Released — timer cancelled, listener removed — when the reply body ends or the try failed.
+ * A signal that follows a parent signal, may fire at a due time on the shared timer queue, and can
+ * be aborted on its own: the signal of a call with a deadline, of one try with a per-try timeout,
+ * of a hedge that lost. Released — timer cancelled, listener removed — when the reply body ends or
+ * the call failed, so nothing outlives the call.
  */
-import type { BodySink, HeaderMap, Reply, ReplyBody, TimerHandle, TimerQueue } from '@weft/core'
+import type { BodySink, HeaderMap, Reply, ReplyBody } from './call.js'
+import type { TimerHandle } from './clock.js'
+import type { TimerQueue } from './timer-queue.js'
 
 export class LinkedSignal implements ReplyBody, BodySink {
   readonly controller = new AbortController()
@@ -63,6 +66,17 @@ export class LinkedSignal implements ReplyBody, BodySink {
     this.#released = true
     this.#timer?.cancel()
     this.#parent?.removeEventListener('abort', this)
+  }
+
+  /** The reply of `pending`, wrapped by `wrap`; released at once when the call fails. */
+  follow(pending: Promise<Reply>): Promise<Reply> {
+    return pending.then(
+      (reply) => this.wrap(reply),
+      (err) => {
+        this.release()
+        throw err
+      },
+    )
   }
 
   /** The reply to hand up: released at once when it has no body, else when its body ends. */
