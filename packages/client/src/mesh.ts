@@ -1,7 +1,10 @@
 /** createMesh: builds a stack per service from policy and offers it as a Dispatcher, a fetch and a global install. */
 import type { Server } from 'node:http'
 import type { TlsOptions } from 'node:tls'
+import type { TracerProvider } from '@opentelemetry/api'
 import type { AgentStatus } from '@weft/agent'
+import type { BalancerSnapshot } from '@weft/balancer'
+import type { BreakerSnapshot } from '@weft/breaker'
 import {
   buildStack,
   type Call,
@@ -16,8 +19,21 @@ import {
   WeftError,
 } from '@weft/core'
 import { createEndpointSource } from '@weft/discovery'
+import { type CircuitStateRow, createMeshMetrics, type EndpointStateRow, type MeshMetrics } from '@weft/metrics'
 import { defaultServicePolicy, loadPolicy, type Policy, type PolicyInput } from '@weft/policy'
-import { createInbound, type Inbound, type InboundMesh, type RequestListener, serverLayers, weftHandler } from '@weft/server'
+import {
+  type AdminOptions,
+  type AdminServer,
+  createAdminServer,
+  createInbound,
+  type Inbound,
+  type InboundMesh,
+  type RequestListener,
+  serverLayers,
+  weftHandler,
+} from '@weft/server'
+import type { TraceOptions } from '@weft/trace'
+import type { Registry } from 'prom-client'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
 import { MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
@@ -44,6 +60,12 @@ export interface MeshOptions {
    * STRICT services cannot be called. Default none.
    */
   identity?: IdentityOption
+  /** prom-client Registry for weft's metrics. Default: a registry of the mesh's own (never the global default). */
+  registry?: Registry
+  /** OpenTelemetry TracerProvider for spans. Default: the one registered through `@opentelemetry/api`, if any; with none weft only propagates. */
+  tracerProvider?: TracerProvider
+  /** Extra trace header formats (`['b3']`, `['b3multi']`) and whether traces weft starts are sampled. Default W3C only, sampled. */
+  tracing?: Omit<TraceOptions, 'tracerProvider'>
 }
 
 export const MESH_DEFAULTS = { drainTimeout: 30_000 } as const
@@ -79,12 +101,23 @@ export interface Mesh extends InboundMesh {
   readonly identity: string | undefined
   /** The mesh-agent's status when the policy follows a control plane (version, last sync, last error), for `/config`; else `undefined`. */
   policyStatus(): AgentStatus | undefined
+  /** Per service, the balancer's view of each endpoint: health, ejection, in flight, latency. */
+  endpoints(): Record<string, BalancerSnapshot | undefined>
+  /** The prom-client Registry weft's metrics are in (the one passed to createMesh, or the mesh's own). */
+  readonly registry: Registry
+  /**
+   * Serves `/metrics`, `/config`, `/stack`, `/endpoints`, `/tap`, `/ready`, `/live` on
+   * `host:port` (default `127.0.0.1:9990`; port 0 picks a free one). Closed with the mesh.
+   */
+  admin(options?: AdminOptions): Promise<AdminServer>
 }
 
 interface ServiceStack {
   readonly handler: Handler
   readonly roles: readonly string[]
   readonly source: EndpointSource
+  /** Snapshot functions of the layers with state (balancer, breaker), by role. */
+  readonly inspect: ReadonlyMap<string, () => unknown>
 }
 
 interface Generation {
@@ -131,6 +164,9 @@ class MeshImpl implements Mesh {
   #closing: Promise<void> | undefined
   #drained: (() => void) | undefined
   readonly #followed: FollowedPolicy | undefined
+  readonly #metrics: MeshMetrics
+  readonly #admins = new Set<AdminServer>()
+  readonly #unobserve: (() => void)[] = []
 
   constructor(options: MeshOptions, policy: Policy, tls: MeshTls, followed?: FollowedPolicy) {
     this.service = options.service
@@ -138,8 +174,19 @@ class MeshImpl implements Mesh {
     this.#followed = followed
     const clock = options.clock ?? systemClock
     this.#drainTimeout = parseDuration(options.drainTimeout ?? MESH_DEFAULTS.drainTimeout)
-    this.#context = { self: options.service, clock, timers: createTimerQueue(clock) }
+    this.#metrics = createMeshMetrics({ registry: options.registry, clock })
+    this.#context = {
+      self: options.service,
+      clock,
+      timers: createTimerQueue(clock),
+      metrics: this.#metrics,
+      tracing: { ...options.tracing, tracerProvider: options.tracerProvider },
+    }
     this.#generation = this.#build(policy)
+    this.#unobserve.push(
+      this.#metrics.observeEndpoints(() => this.#endpointRows()),
+      this.#metrics.observeCircuits(() => this.#circuitRows()),
+    )
     this.dispatcher = new MeshDispatcher({
       handlerFor: (host) => this.#generation.services.get(host)?.handler,
       callFor: (host, opts, authority, signal) => this.#callFor(host, opts, authority, signal),
@@ -228,6 +275,62 @@ class MeshImpl implements Mesh {
     return this.#followed?.agent.status()
   }
 
+  endpoints(): Record<string, BalancerSnapshot | undefined> {
+    const out: Record<string, BalancerSnapshot | undefined> = {}
+    for (const [name, s] of this.#generation.services) out[name] = s.inspect.get('balancer')?.() as BalancerSnapshot | undefined
+    return out
+  }
+
+  /** The rows of weft_endpoint_state and weft_circuit_state, read at scrape time. */
+  *#endpointRows(): Iterable<EndpointStateRow> {
+    for (const [service, s] of this.#generation.services) {
+      const snap = s.inspect.get('balancer')?.() as BalancerSnapshot | undefined
+      for (const e of snap?.endpoints ?? []) yield { service, endpoint: e.address, state: e.health }
+    }
+  }
+
+  *#circuitRows(): Iterable<CircuitStateRow> {
+    for (const [service, s] of this.#generation.services) {
+      const snap = s.inspect.get('breaker')?.() as BreakerSnapshot | undefined
+      if (snap !== undefined) yield { service, state: snap.state === 'half-open' ? 'half_open' : snap.state }
+    }
+  }
+
+  get registry(): Registry {
+    return this.#metrics.registry
+  }
+
+  async admin(options?: AdminOptions): Promise<AdminServer> {
+    const server = await createAdminServer(
+      {
+        registry: this.#metrics.registry,
+        tap: this.#metrics.tap,
+        config: () => {
+          const { version, document } = this.#generation.policy
+          return {
+            service: this.service,
+            version,
+            source: this.#followed === undefined ? 'local' : 'control-plane',
+            agent: this.policyStatus(),
+            document,
+          }
+        },
+        stack: () => this.stack(),
+        endpoints: () => this.endpoints(),
+        ready: () => this.#closing === undefined,
+      },
+      options,
+    )
+    this.#admins.add(server)
+    const close = server.close.bind(server)
+    return Object.assign(server, {
+      close: () => {
+        this.#admins.delete(server)
+        return close()
+      },
+    })
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
     return this.#closing
@@ -248,8 +351,9 @@ class MeshImpl implements Mesh {
     await this.#updating
     for (const s of this.#generation.services.values()) s.source.close()
     this.#context.timers.close()
-    await Promise.all([this.#transport.close(), this.#egress.close()])
+    await Promise.all([this.#transport.close(), this.#egress.close(), ...[...this.#admins].map((a) => a.close())])
     this.#tls.close()
+    for (const stop of this.#unobserve) stop()
   }
 
   #enter() {
@@ -293,12 +397,21 @@ class MeshImpl implements Mesh {
       const service = policy.services[name]
       if (service === undefined) continue
       const source = createEndpointSource(service, { clock: this.#context.clock })
-      const ctx: ServiceContext = { mesh: this.#context, service, endpoints: source }
+      const inspect = new Map<string, () => unknown>()
+      const ctx: ServiceContext = { mesh: this.#context, service, endpoints: source, inspect }
       const { handler, roles } = buildStack(clientLayers, ctx, this.#transport.handler)
-      services.set(name.toLowerCase(), { handler, roles, source })
+      services.set(name.toLowerCase(), { handler, roles, source, inspect })
     }
     const own = policy.services[this.service] ?? defaultServicePolicy(policy, this.service)
-    const inbound = createInbound({ self: this.service, service: own, policy, clock: this.#context.clock, timers: this.#context.timers })
+    const inbound = createInbound({
+      self: this.service,
+      service: own,
+      policy,
+      clock: this.#context.clock,
+      timers: this.#context.timers,
+      metrics: this.#context.metrics,
+      tracing: this.#context.tracing,
+    })
     // last: only a policy whose stacks all built decides how new connections are made
     this.#tls.use(policy)
     return { policy, services, inbound }

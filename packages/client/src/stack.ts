@@ -2,8 +2,8 @@
  * The client stack, outermost first: compose(a, b)(h) calls a, then b, then h. Built once per
  * service from its policy and swapped whole on a policy update.
  */
-import { balancer } from '@weft/balancer'
-import { breaker, concurrency } from '@weft/breaker'
+import { createBalancer } from '@weft/balancer'
+import { concurrency, createBreaker } from '@weft/breaker'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import { deadline } from '@weft/deadline'
 import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
@@ -30,6 +30,8 @@ export interface ServiceContext {
   readonly service: ServicePolicy
   /** The service's endpoints (static, DNS, file, control plane), built once per stack. */
   readonly endpoints: EndpointSource
+  /** Layers with state worth showing (balancer, breaker) register a snapshot function here by role. */
+  readonly inspect: Map<string, () => unknown>
 }
 
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
@@ -49,13 +51,14 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
   layer('concurrency', 'outside the breaker: a call refused for overload says nothing about the upstream', (ctx) =>
     ctx.service.concurrency.maxInFlight === Number.POSITIVE_INFINITY ? undefined : concurrency(ctx.service.concurrency),
   ),
-  layer('breaker', 'service-level: sees every try, fails fast without touching the network', (ctx) =>
-    ctx.service.circuitBreaker === false
-      ? undefined
-      : breaker({ ...ctx.service.circuitBreaker, name: ctx.service.name, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
-  ),
-  layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) =>
-    balancer({
+  layer('breaker', 'service-level: sees every try, fails fast without touching the network', (ctx) => {
+    if (ctx.service.circuitBreaker === false) return undefined
+    const b = createBreaker({ ...ctx.service.circuitBreaker, name: ctx.service.name, clock: ctx.mesh.clock, timers: ctx.mesh.timers })
+    ctx.inspect.set('breaker', () => b.snapshot())
+    return b.middleware
+  }),
+  layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) => {
+    const b = createBalancer({
       source: ctx.endpoints,
       loadBalancer: ctx.service.loadBalancer,
       outlierDetection: ctx.service.outlierDetection,
@@ -63,8 +66,10 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
       routes: ctx.service.routes,
       clock: ctx.mesh.clock,
       timers: ctx.mesh.timers,
-    }),
-  ),
+    })
+    ctx.inspect.set('balancer', () => b.snapshot())
+    return b.middleware
+  }),
   layer('attempts', 'last before the transport: times each try on the wire (actual latency) and traces it as a child span', (ctx) =>
     observeAttempts({ meter: ctx.mesh.metrics, service: ctx.service.name, observers: [traceAttempts] }),
   ),

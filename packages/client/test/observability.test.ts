@@ -1,0 +1,66 @@
+import { Registry } from 'prom-client'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { listen, policyFor } from '../../../test/support/servers.js'
+import { createMesh } from '../src/index.js'
+
+async function meshWithTraffic(registry?: Registry) {
+  const payments = await listen((req, res) => {
+    res.statusCode = req.url === '/fail' ? 500 : 200
+    res.end()
+  })
+  onTestFinished(() => payments.close())
+  const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }), registry })
+  onTestFinished(() => mesh.close())
+  for (const path of ['/a', '/b', '/fail']) await (await request(`http://payments${path}`, { dispatcher: mesh.dispatcher })).body.dump()
+  return { mesh, payments }
+}
+
+describe('metrics and the admin endpoint through createMesh', () => {
+  it('counts outbound calls by fate into the registry the user passed', async () => {
+    const registry = new Registry()
+    await meshWithTraffic(registry)
+
+    const text = await registry.metrics()
+
+    expect(text).toMatch(/weft_requests_total\{[^}]*direction="outbound"[^}]*service="payments"[^}]*code="200"[^}]*fate="ok"[^}]*\} 2/)
+    expect(text).toMatch(/weft_requests_total\{[^}]*code="500"[^}]*fate="error"[^}]*\} 1/)
+  })
+
+  it('serves /metrics, /config, /stack, /endpoints and /ready on a port of its own', async () => {
+    const { mesh, payments } = await meshWithTraffic()
+    const admin = await mesh.admin({ port: 0 })
+
+    const get = async (path: string) => {
+      const res = await fetch(`${admin.url}${path}`)
+      return { status: res.status, text: await res.text() }
+    }
+    const metrics = await get('/metrics')
+    const config = JSON.parse((await get('/config')).text)
+    const stack = JSON.parse((await get('/stack')).text)
+    const endpoints = JSON.parse((await get('/endpoints')).text)
+
+    expect(metrics.text).toContain('weft_requests_total')
+    expect(config.version).toBe(mesh.policy.version)
+    expect(stack.client.map((l: { role: string }) => l.role)).toEqual(expect.arrayContaining(['trace', 'retry', 'balancer', 'transport']))
+    expect(endpoints.payments.endpoints[0].address).toBe(payments.address)
+    expect((await get('/ready')).status).toBe(200)
+  })
+
+  it('mesh.endpoints() shows each endpoint with its health', async () => {
+    const { mesh, payments } = await meshWithTraffic()
+
+    const view = mesh.endpoints().payments
+
+    expect(view?.endpoints).toEqual([expect.objectContaining({ address: payments.address, health: 'healthy', inFlight: 0 })])
+  })
+
+  it('exports endpoint and circuit state at scrape time', async () => {
+    const { mesh, payments } = await meshWithTraffic()
+
+    const text = await mesh.registry.metrics()
+
+    expect(text).toContain(`weft_endpoint_state{service="payments",endpoint="${payments.address}",state="healthy"} 1`)
+    expect(text).toMatch(/weft_circuit_state\{service="payments",state="closed"\} 1/)
+  })
+})
