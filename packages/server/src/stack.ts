@@ -2,6 +2,8 @@
  * The server stack, outermost first, around the application's handler. Built once per mesh
  * from the policy of this process's own service and swapped whole on a policy update.
  */
+
+import { concurrency } from '@weft/breaker'
 import { type Clock, type Layer, layer, type TimerQueue } from '@weft/core'
 import { inboundDeadline } from '@weft/deadline'
 import { type MeshMetrics, metrics } from '@weft/metrics'
@@ -38,5 +40,7 @@ export const serverLayers: readonly Layer<InboundContext>[] = [
   layer('metrics', 'counts what the service actually served, with its fate', (ctx) =>
     ctx.metrics === undefined ? undefined : metrics({ meter: ctx.metrics, service: ctx.self, direction: 'inbound' }),
   ),
-  layer('concurrency', 'last before the handler: sheds load the handler would otherwise queue', () => undefined),
+  layer('concurrency', 'last before the handler: sheds load the handler would otherwise queue', (ctx) =>
+    ctx.service.concurrency.maxInFlight === Number.POSITIVE_INFINITY ? undefined : concurrency(ctx.service.concurrency),
+  ),
 ]
