@@ -9,22 +9,22 @@ import type { Endpoint } from '@weft/core'
 export type EndpointHealth = 'healthy' | 'ejected' | 'probing'
 
 /**
- * The hot numbers of every endpoint of a service, interleaved so that one endpoint's numbers share
- * a cache line: `data[id * STRIDE + IN_FLIGHT]` is its calls in flight, `+ RTT` its peak-EWMA
- * latency estimate in ms, `+ STAMP` the monotonic ms that estimate was last updated.
+ * The hot numbers of every endpoint of a service, one slot per endpoint: `inFlight[id]` is its calls
+ * in flight (alone, so least request reads 8 bytes per endpoint), `latency[id * 2 + RTT]` its
+ * peak-EWMA estimate in ms and `latency[id * 2 + STAMP]` the monotonic ms it was last updated.
  */
 export class HotState {
-  readonly data: Float64Array
+  readonly inFlight: Float64Array
+  readonly latency: Float64Array
 
   constructor(size: number) {
-    this.data = new Float64Array(size * STRIDE)
+    this.inFlight = new Float64Array(size)
+    this.latency = new Float64Array(size * 2)
   }
 }
 
-export const STRIDE = 4
-export const IN_FLIGHT = 0
-export const RTT = 1
-export const STAMP = 2
+export const RTT = 0
+export const STAMP = 1
 
 export class EndpointState {
   endpoint: Endpoint
@@ -60,28 +60,28 @@ export class EndpointState {
     this.onlyThis = Object.freeze([endpoint.address])
     this.hot = hot
     this.id = id
-    hot.data[id * STRIDE + RTT] = rtt
-    hot.data[id * STRIDE + STAMP] = now
+    hot.latency[id * 2 + RTT] = rtt
+    hot.latency[id * 2 + STAMP] = now
   }
 
   /** Calls sent and not yet answered (reply head or error). */
   get inFlight(): number {
-    return this.hot.data[this.id * STRIDE + IN_FLIGHT] as number
+    return this.hot.inFlight[this.id] as number
   }
   set inFlight(v: number) {
-    this.hot.data[this.id * STRIDE + IN_FLIGHT] = v
+    this.hot.inFlight[this.id] = v
   }
   get rtt(): number {
-    return this.hot.data[this.id * STRIDE + RTT] as number
+    return this.hot.latency[this.id * 2 + RTT] as number
   }
   set rtt(v: number) {
-    this.hot.data[this.id * STRIDE + RTT] = v
+    this.hot.latency[this.id * 2 + RTT] = v
   }
   get stamp(): number {
-    return this.hot.data[this.id * STRIDE + STAMP] as number
+    return this.hot.latency[this.id * 2 + STAMP] as number
   }
   set stamp(v: number) {
-    this.hot.data[this.id * STRIDE + STAMP] = v
+    this.hot.latency[this.id * 2 + STAMP] = v
   }
 
   /** Moves the hot numbers to slot `id` of `hot` (the endpoint list changed). */

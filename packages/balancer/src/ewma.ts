@@ -4,29 +4,42 @@
  * slower response raises the estimate at once; faster ones pull it down over `decay`; an idle
  * endpoint's estimate decays towards zero, so a recovered endpoint is tried again.
  */
-import { type EndpointState, IN_FLIGHT, RTT, STAMP, STRIDE } from './endpoint-state.js'
+import { type EndpointState, RTT, STAMP } from './endpoint-state.js'
 import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
 import { randomIndex } from './random.js'
 
 export function ewma(endpoints: readonly EndpointState[], decay: number): Picker {
   const n = endpoints.length
   if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
-  const data = (endpoints[0] as EndpointState).hot.data
-  const slots = Int32Array.from(endpoints, (s) => s.id * STRIDE)
+  const { inFlight, latency } = (endpoints[0] as EndpointState).hot
+  const cost = (id: number, now: number) =>
+    ((latency[id * 2 + RTT] as number) * decayed(now - (latency[id * 2 + STAMP] as number), decay) + 1e-3) * ((inFlight[id] as number) + 1)
+  if (inSlotOrder(endpoints)) {
+    // every endpoint of the service, none ejected: the index is the slot, one memory read fewer per candidate
+    return {
+      pick(now) {
+        const i = randomIndex(n)
+        let j = randomIndex(n - 1)
+        if (j >= i) j++
+        return cost(j, now) < cost(i, now) ? j : i
+      },
+    }
+  }
+  const slots = Int32Array.from(endpoints, (s) => s.id)
   return {
     pick(now) {
       const i = randomIndex(n)
       let j = randomIndex(n - 1)
       if (j >= i) j++
-      const a = slots[i] as number
-      const b = slots[j] as number
-      const costA =
-        ((data[a + RTT] as number) * decayed(now - (data[a + STAMP] as number), decay) + 1e-3) * ((data[a + IN_FLIGHT] as number) + 1)
-      const costB =
-        ((data[b + RTT] as number) * decayed(now - (data[b + STAMP] as number), decay) + 1e-3) * ((data[b + IN_FLIGHT] as number) + 1)
-      return costB < costA ? j : i
+      return cost(slots[j] as number, now) < cost(slots[i] as number, now) ? j : i
     },
   }
+}
+
+/** True when `endpoints[i]` sits in slot i: the whole service in order. */
+export function inSlotOrder(endpoints: readonly EndpointState[]): boolean {
+  for (let i = 0; i < endpoints.length; i++) if ((endpoints[i] as EndpointState).id !== i) return false
+  return true
 }
 
 /** exp(-idle / decay), with the first-order shortcut for the short idle times of a busy endpoint. */
