@@ -16,7 +16,23 @@ const mesh = await createMesh({
   service: 'bench',
   policy: {
     apiVersion: 'weft.dev/v1',
-    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }], loadBalancer: 'round-robin' } },
+    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }] } },
+  },
+})
+// the pass-through stack: context and round robin only (no retries, breaker or outlier detection)
+const passThrough = await createMesh({
+  service: 'bench',
+  policy: {
+    apiVersion: 'weft.dev/v1',
+    services: {
+      upstream: {
+        endpoints: [{ address: `127.0.0.1:${upstream.port}` }],
+        loadBalancer: 'round-robin',
+        retries: { attempts: 1 },
+        circuitBreaker: false,
+        outlierDetection: false,
+      },
+    },
   },
 })
 const drain = async (res) => {
@@ -25,7 +41,8 @@ const drain = async (res) => {
 
 const variants = {
   'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
-  'mesh.dispatcher + undici.request': () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+  'mesh.dispatcher + undici.request (default stack)': () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+  'pass-through stack + undici.request': () => request('http://upstream/', { dispatcher: passThrough.dispatcher }).then((r) => r.body.dump()),
   'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
   'mesh.fetch': () => mesh.fetch('http://upstream/').then(drain),
   'global fetch': () => fetch(direct).then(drain),
@@ -100,5 +117,6 @@ report(
 )
 
 await mesh.close()
+await passThrough.close()
 await agent.close()
 upstream.close()

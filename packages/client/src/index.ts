@@ -3,5 +3,5 @@
 export type { Mesh, MeshOptions } from './mesh.js'
 export { createMesh, MESH_DEFAULTS } from './mesh.js'
 export type { PolicySource } from './policy-source.js'
-export type { MeshContext, ServiceContext } from './stack.js'
+export type { MeshContext, ServiceContext, ServiceHandles } from './stack.js'
 export { clientLayers } from './stack.js'

@@ -4,7 +4,6 @@ import type { TlsOptions } from 'node:tls'
 import type { TracerProvider } from '@opentelemetry/api'
 import type { AgentStatus } from '@weft/agent'
 import type { BalancerSnapshot } from '@weft/balancer'
-import type { BreakerSnapshot } from '@weft/breaker'
 import {
   buildStack,
   type Call,
@@ -39,7 +38,7 @@ import { MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
 import { type IdentityOption, MeshTls, type MtlsMode } from './mtls.js'
 import { type FollowedPolicy, followControlPlane, isPolicySource, type PolicySource } from './policy-source.js'
-import { clientLayers, type MeshContext, type ServiceContext } from './stack.js'
+import { clientLayers, type MeshContext, type ServiceContext, type ServiceHandles } from './stack.js'
 import { Transport } from './transport.js'
 
 export interface MeshOptions {
@@ -116,8 +115,8 @@ interface ServiceStack {
   readonly handler: Handler
   readonly roles: readonly string[]
   readonly source: EndpointSource
-  /** Snapshot functions of the layers with state (balancer, breaker), by role. */
-  readonly inspect: ReadonlyMap<string, () => unknown>
+  /** The stateful layers' handles (balancer, breaker). */
+  readonly handles: ServiceHandles
 }
 
 interface Generation {
@@ -277,22 +276,21 @@ class MeshImpl implements Mesh {
 
   endpoints(): Record<string, BalancerSnapshot | undefined> {
     const out: Record<string, BalancerSnapshot | undefined> = {}
-    for (const [name, s] of this.#generation.services) out[name] = s.inspect.get('balancer')?.() as BalancerSnapshot | undefined
+    for (const [name, s] of this.#generation.services) out[name] = s.handles.balancer?.snapshot()
     return out
   }
 
   /** The rows of weft_endpoint_state and weft_circuit_state, read at scrape time. */
   *#endpointRows(): Iterable<EndpointStateRow> {
     for (const [service, s] of this.#generation.services) {
-      const snap = s.inspect.get('balancer')?.() as BalancerSnapshot | undefined
-      for (const e of snap?.endpoints ?? []) yield { service, endpoint: e.address, state: e.health }
+      for (const e of s.handles.balancer?.snapshot().endpoints ?? []) yield { service, endpoint: e.address, state: e.health }
     }
   }
 
   *#circuitRows(): Iterable<CircuitStateRow> {
     for (const [service, s] of this.#generation.services) {
-      const snap = s.inspect.get('breaker')?.() as BreakerSnapshot | undefined
-      if (snap !== undefined) yield { service, state: snap.state === 'half-open' ? 'half_open' : snap.state }
+      const state = s.handles.breaker?.state()
+      if (state !== undefined) yield { service, state: state === 'half-open' ? 'half_open' : state }
     }
   }
 
@@ -349,7 +347,7 @@ class MeshImpl implements Mesh {
       if (!clean) await this.#transport.destroy()
     }
     await this.#updating
-    for (const s of this.#generation.services.values()) s.source.close()
+    this.#retire(this.#generation)
     this.#context.timers.close()
     await Promise.all([this.#transport.close(), this.#egress.close(), ...[...this.#admins].map((a) => a.close())])
     this.#tls.close()
@@ -397,10 +395,11 @@ class MeshImpl implements Mesh {
       const service = policy.services[name]
       if (service === undefined) continue
       const source = createEndpointSource(service, { clock: this.#context.clock })
-      const inspect = new Map<string, () => unknown>()
-      const ctx: ServiceContext = { mesh: this.#context, service, endpoints: source, inspect }
+      const handles: ServiceHandles = {}
+      const previous = this.#generation?.services.get(name.toLowerCase())?.handles
+      const ctx: ServiceContext = { mesh: this.#context, service, endpoints: source, handles, previous }
       const { handler, roles } = buildStack(clientLayers, ctx, this.#transport.handler)
-      services.set(name.toLowerCase(), { handler, roles, source, inspect })
+      services.set(name.toLowerCase(), { handler, roles, source, handles })
     }
     const own = policy.services[this.service] ?? defaultServicePolicy(policy, this.service)
     const inbound = createInbound({
@@ -419,6 +418,10 @@ class MeshImpl implements Mesh {
 
   /** Lets the previous generation's per-service state go once the new one is in force. */
   #retire(previous: Generation) {
-    for (const s of previous.services.values()) s.source.close()
+    for (const s of previous.services.values()) {
+      s.source.close()
+      s.handles.balancer?.close()
+      s.handles.breaker?.close()
+    }
   }
 }

@@ -2,8 +2,8 @@
  * The client stack, outermost first: compose(a, b)(h) calls a, then b, then h. Built once per
  * service from its policy and swapped whole on a policy update.
  */
-import { createBalancer } from '@weft/balancer'
-import { concurrency, createBreaker } from '@weft/breaker'
+import { type Balancer, createBalancer } from '@weft/balancer'
+import { type Breaker, concurrency, createBreaker } from '@weft/breaker'
 import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } from '@weft/core'
 import { deadline } from '@weft/deadline'
 import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
@@ -30,8 +30,16 @@ export interface ServiceContext {
   readonly service: ServicePolicy
   /** The service's endpoints (static, DNS, file, control plane), built once per stack. */
   readonly endpoints: EndpointSource
-  /** Layers with state worth showing (balancer, breaker) register a snapshot function here by role. */
-  readonly inspect: Map<string, () => unknown>
+  /** Layers with state (balancer, breaker) leave their handle here: for `mesh.endpoints()`, the exporters, and the next generation. */
+  readonly handles: ServiceHandles
+  /** The previous policy version's handles, so an update keeps ejections, latency estimates and an open breaker. */
+  readonly previous: ServiceHandles | undefined
+}
+
+/** The stateful parts of one service's stack. */
+export interface ServiceHandles {
+  balancer?: Balancer
+  breaker?: Breaker
 }
 
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
@@ -53,8 +61,14 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
   ),
   layer('breaker', 'service-level: sees every try, fails fast without touching the network', (ctx) => {
     if (ctx.service.circuitBreaker === false) return undefined
-    const b = createBreaker({ ...ctx.service.circuitBreaker, name: ctx.service.name, clock: ctx.mesh.clock, timers: ctx.mesh.timers })
-    ctx.inspect.set('breaker', () => b.snapshot())
+    const b = createBreaker({
+      ...ctx.service.circuitBreaker,
+      name: ctx.service.name,
+      clock: ctx.mesh.clock,
+      timers: ctx.mesh.timers,
+      inherit: ctx.previous?.breaker,
+    })
+    ctx.handles.breaker = b
     return b.middleware
   }),
   layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) => {
@@ -66,8 +80,9 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
       routes: ctx.service.routes,
       clock: ctx.mesh.clock,
       timers: ctx.mesh.timers,
+      inherit: ctx.previous?.balancer,
     })
-    ctx.inspect.set('balancer', () => b.snapshot())
+    ctx.handles.balancer = b
     return b.middleware
   }),
   layer('attempts', 'last before the transport: times each try on the wire (actual latency) and traces it as a child span', (ctx) =>

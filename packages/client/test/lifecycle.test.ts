@@ -124,3 +124,31 @@ describe('mesh.close()', () => {
     await mesh.close()
   })
 })
+
+describe('state across a policy update', () => {
+  it('keeps an ejected endpoint ejected: an update does not forgive it', async () => {
+    const bad = await listen((_q, res) => {
+      res.statusCode = 503
+      res.end()
+    })
+    const good = await listen()
+    onTestFinished(async () => {
+      await Promise.all([bad.close(), good.close()])
+    })
+    const service = {
+      loadBalancer: 'round-robin',
+      retries: { attempts: 1 },
+      circuitBreaker: false,
+      outlierDetection: { consecutive5xx: 2 },
+    }
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: [bad, good] }, { payments: service }) })
+    onTestFinished(() => mesh.close())
+    for (let i = 0; i < 6; i++) await (await request('http://payments/', { dispatcher: mesh.dispatcher })).body.dump()
+    const ejected = () => mesh.endpoints().payments?.endpoints.find((e) => e.address === bad.address)?.health
+
+    expect(ejected()).toBe('ejected')
+    await mesh.update(policyFor({ payments: [bad, good] }, { payments: { ...service, timeout: '3s' } }))
+
+    expect(ejected()).toBe('ejected')
+  })
+})
