@@ -17,6 +17,9 @@ import {
 } from '@weft/core'
 import { type Dispatcher, Pool } from 'undici'
 
+/** Bytes of a reply body held before its consumer attaches; past it the socket is paused. */
+const EARLY_BUFFER_LIMIT = 64 * 1024
+
 /** How many bytes of a discarded reply are drained to keep the connection; past it the socket is closed. */
 const DISCARD_DRAIN_LIMIT = 64 * 1024
 
@@ -120,6 +123,7 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
   #trailers: HeaderMap | undefined
   #error: Error | undefined
   #drained = 0
+  #bufferedBytes = 0
   readonly #call: Call
   readonly #endpoint: Endpoint
   readonly #onAbort: (() => void) | undefined
@@ -157,9 +161,11 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
     if (sink !== undefined) {
       if (!sink.onData(chunk)) controller.pause()
     } else {
+      // the head was handed up and the consumer attaches in a moment: keep small bodies flowing
+      // (pausing the parser costs a resume per request) and hold the socket only past a bound
       ;(this.#buffered ??= []).push(chunk)
-      // nobody consumes yet: hold the socket rather than buffering without bound
-      controller.pause()
+      this.#bufferedBytes += chunk.byteLength
+      if (this.#bufferedBytes > EARLY_BUFFER_LIMIT) controller.pause()
     }
   }
 
