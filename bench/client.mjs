@@ -41,8 +41,10 @@ const drain = async (res) => {
 
 const variants = {
   'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
-  'mesh.dispatcher + undici.request (default stack)': () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
-  'pass-through stack + undici.request': () => request('http://upstream/', { dispatcher: passThrough.dispatcher }).then((r) => r.body.dump()),
+  'mesh.dispatcher + undici.request (default stack)': () =>
+    request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+  'pass-through stack + undici.request': () =>
+    request('http://upstream/', { dispatcher: passThrough.dispatcher }).then((r) => r.body.dump()),
   'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
   'mesh.fetch': () => mesh.fetch('http://upstream/').then(drain),
   'global fetch': () => fetch(direct).then(drain),

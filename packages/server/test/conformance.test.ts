@@ -1,5 +1,5 @@
 /** The same scenarios against every adapter: node:http, Express and Fastify. */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import { createMesh, type Mesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import express from 'express'
@@ -142,7 +142,12 @@ describe.each(adapters)('$name adapter', (adapter) => {
     const { seen, up } = await started(adapter)
 
     const statuses = await Promise.all(
-      Array.from({ length: 25 }, () => fetch(`${up.url}/who`).then(async (r) => (await r.text(), r.status))),
+      Array.from({ length: 25 }, () =>
+        fetch(`${up.url}/who`).then(async (r) => {
+          await r.text()
+          return r.status
+        }),
+      ),
     )
 
     expect(statuses.every((s) => s === 200)).toBe(true)
