@@ -1,27 +1,36 @@
 /**
  * The mesh as an undici Dispatcher: calls to a mesh service run through that service's stack;
- * every other host passes through to the egress agent unchanged.
+ * every other host goes through the egress stack (traced and measured) to the egress agent unchanged.
  */
-import type { BodySink, Call, HeaderMap, Reply } from '@weft/core'
+import type { BodySink, Call, Endpoint, HeaderMap, Reply } from '@weft/core'
 import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
 import { normalizeHeaders, toRawHeaders } from './headers.js'
 
-/** What the dispatcher needs from the mesh: a stack per service host, and a place for everything else. */
+/** What the dispatcher needs from the mesh: a stack per service host, and one for everything else. */
 export interface DispatchTarget {
   /** The service's handler for a host name, or `undefined` for a host that is not a mesh service. */
   handlerFor(host: string): ((call: Call) => Promise<Reply>) | undefined
-  /** Builds the outbound call for a service host. */
-  callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal): Call
-  /** Where non-mesh hosts go. */
+  /** The egress stack (traced and measured, otherwise unchanged) for hosts that are not mesh services. */
+  egressHandler(): (call: Call) => Promise<Reply>
+  /** Builds the outbound call for a service host, or for an egress origin when `egress` is given. */
+  callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal, egress?: EgressEndpoint): Call
+  /** Where requests weft cannot read the origin of go, untouched. */
   readonly egress: Dispatcher
   /** Counts calls in flight (bodies included) so close() can drain; throws when the mesh is closed. */
   enter(): void
   leave(): void
 }
 
+/** The endpoint of an egress call: the origin as the caller wrote it. */
+export interface EgressEndpoint extends Endpoint {
+  /** `scheme://host[:port]` */
+  readonly origin: string
+}
+
 interface ParsedOrigin {
   readonly host: string
   readonly authority: string
+  readonly endpoint: EgressEndpoint
 }
 
 export class MeshDispatcher extends UndiciDispatcher {
@@ -35,8 +44,9 @@ export class MeshDispatcher extends UndiciDispatcher {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const origin = this.#parse(opts.origin)
-    const run = origin === undefined ? undefined : this.#target.handlerFor(origin.host)
-    if (run === undefined || origin === undefined) return this.#target.egress.dispatch(opts, handler)
+    if (origin === undefined || opts.upgrade) return this.#target.egress.dispatch(opts, handler)
+    const service = this.#target.handlerFor(origin.host)
+    const run = service ?? this.#target.egressHandler()
 
     const exchange = new Exchange(handler, this.#target)
     let refused: unknown
@@ -51,7 +61,7 @@ export class MeshDispatcher extends UndiciDispatcher {
     if (exchange.done) return true
     let call: Call
     try {
-      call = this.#target.callFor(origin.host, opts, origin.authority, exchange.signal)
+      call = this.#target.callFor(origin.host, opts, origin.authority, exchange.signal, service === undefined ? origin.endpoint : undefined)
     } catch (err) {
       exchange.fail(err)
       return true
@@ -99,7 +109,9 @@ export class MeshDispatcher extends UndiciDispatcher {
         return undefined
       }
       // a port in the URL is ignored for mesh services; the authority keeps it as the caller wrote it
-      parsed = { host: url.hostname.toLowerCase(), authority: url.host }
+      const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+      const endpoint: EgressEndpoint = { address: url.host, host: url.hostname, port, labels: {}, weight: 1, origin: url.origin }
+      parsed = { host: url.hostname.toLowerCase(), authority: url.host, endpoint }
       if (this.#origins.size > 10_000) this.#origins.clear()
       this.#origins.set(key, parsed)
     }

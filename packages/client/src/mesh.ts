@@ -34,7 +34,7 @@ import {
 import type { TraceOptions } from '@weft/trace'
 import type { Registry } from 'prom-client'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
-import { MeshDispatcher } from './dispatcher.js'
+import { type EgressEndpoint, MeshDispatcher } from './dispatcher.js'
 import { normalizeHeaders } from './headers.js'
 import { type IdentityOption, MeshTls, type MtlsMode } from './mtls.js'
 import { type FollowedPolicy, followControlPlane, isPolicySource, type PolicySource } from './policy-source.js'
@@ -123,9 +123,18 @@ interface Generation {
   readonly policy: Policy
   readonly services: ReadonlyMap<string, ServiceStack>
   readonly inbound: Inbound
+  /** Hosts that are not mesh services: traced and measured (as service `egress`), otherwise unchanged. */
+  readonly egress: Handler
 }
 
+/** The layers an egress call passes: no routing, retries or balancing for a host weft knows nothing of. */
+const EGRESS_ROLES = new Set(['trace', 'metrics'])
+const egressLayers = clientLayers.filter((l) => EGRESS_ROLES.has(l.role))
+
 const NO_TRIES: readonly string[] = Object.freeze([])
+/** The service label of egress calls: one bounded label for every host outside the mesh. */
+const EGRESS_SERVICE = 'egress'
+const NO_ENDPOINTS: EndpointSource = { current: () => [], subscribe: () => () => {}, close: () => {} }
 
 /** Creates a mesh; resolves once its policy is loaded and its stacks are built. */
 export async function createMesh(options: MeshOptions): Promise<Mesh> {
@@ -156,6 +165,7 @@ class MeshImpl implements Mesh {
   readonly #tls: MeshTls
   readonly #transport = new Transport({ poolOptionsFor: (call, endpoint) => this.#tls.poolOptionsFor(call, endpoint) })
   readonly #egress = new Agent()
+  readonly #egressTerminal = this.#transport.egress(this.#egress)
   readonly #drainTimeout: number
   #generation: Generation
   #updating: Promise<unknown> = Promise.resolve()
@@ -188,7 +198,8 @@ class MeshImpl implements Mesh {
     )
     this.dispatcher = new MeshDispatcher({
       handlerFor: (host) => this.#generation.services.get(host)?.handler,
-      callFor: (host, opts, authority, signal) => this.#callFor(host, opts, authority, signal),
+      egressHandler: () => this.#generation.egress,
+      callFor: (host, opts, authority, signal, egress) => this.#callFor(host, opts, authority, signal, egress),
       egress: this.#egress,
       enter: () => this.#enter(),
       leave: () => this.#leave(),
@@ -364,7 +375,7 @@ class MeshImpl implements Mesh {
     if (--this.#inFlight === 0) this.#drained?.()
   }
 
-  #callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal): Call {
+  #callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal, egress?: EgressEndpoint): Call {
     const body = opts.body ?? null
     return {
       direction: 'outbound',
@@ -380,7 +391,7 @@ class MeshImpl implements Mesh {
       attempt: 1,
       route: undefined,
       subset: undefined,
-      endpoint: undefined,
+      endpoint: egress,
       tried: NO_TRIES,
       trace: undefined,
       peer: undefined,
@@ -411,9 +422,15 @@ class MeshImpl implements Mesh {
       metrics: this.#context.metrics,
       tracing: this.#context.tracing,
     })
+    const egressService = { ...defaultServicePolicy(policy, EGRESS_SERVICE), name: EGRESS_SERVICE }
+    const egress = buildStack(
+      egressLayers,
+      { mesh: this.#context, service: egressService, endpoints: NO_ENDPOINTS, handles: {}, previous: undefined },
+      this.#egressTerminal,
+    ).handler
     // last: only a policy whose stacks all built decides how new connections are made
     this.#tls.use(policy)
-    return { policy, services, inbound }
+    return { policy, services, inbound, egress }
   }
 
   /** Lets the previous generation's per-service state go once the new one is in force. */

@@ -63,6 +63,31 @@ export class Transport {
     })
   }
 
+  /**
+   * The terminal of the egress stack: the call goes to `dispatcher` (the egress agent) at the
+   * origin the caller wrote, unchanged.
+   */
+  egress(dispatcher: Dispatcher): Handler {
+    return (call) => {
+      const endpoint = call.endpoint as (Endpoint & { origin: string }) | undefined
+      if (endpoint === undefined)
+        return Promise.reject(new WeftError('WEFT_INVALID_ARGUMENT', `egress call to ${call.service} has no origin`))
+      return new Promise<Reply>((resolve, reject) => {
+        const attempt = new Attempt(call, endpoint, resolve, reject)
+        dispatcher.dispatch(
+          {
+            origin: endpoint.origin,
+            path: call.path,
+            method: call.method,
+            headers: call.headers as Record<string, string>,
+            body: call.body as Dispatcher.DispatchOptions['body'],
+          },
+          attempt,
+        )
+      })
+    }
+  }
+
   /** Endpoints with an open pool. */
   addresses(): string[] {
     return [...this.#pools.keys()]

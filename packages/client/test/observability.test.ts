@@ -64,3 +64,18 @@ describe('metrics and the admin endpoint through createMesh', () => {
     expect(text).toMatch(/weft_circuit_state\{service="payments",state="closed"\} 1/)
   })
 })
+
+describe('egress', () => {
+  it('a host outside the mesh is reached unchanged, yet traced and measured as service "egress"', async () => {
+    const outside = await listen((req, res) => res.end(req.headers.host))
+    onTestFinished(() => outside.close())
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+
+    const res = await request(`${outside.url}/x`, { dispatcher: mesh.dispatcher })
+
+    expect(await res.body.text()).toBe(outside.address)
+    expect(outside.requests[0]?.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/)
+    expect(await mesh.registry.metrics()).toMatch(/weft_requests_total\{[^}]*service="egress"[^}]*code="200"[^}]*\} 1/)
+  })
+})
