@@ -104,7 +104,7 @@ describe('the policy cache', () => {
     const agent = createAgent({ source: cp.url, service: 'checkout', cache, logger: quiet, onPolicy: (p) => void versions.add(p.version) })
     onTestFinished(() => agent.close())
     await agent.start()
-    await vi.waitFor(() => readFile(cache))
+    await vi.waitFor(() => readFile(cache), { timeout: 10_000 })
 
     let reads = 0
     let torn = 0

@@ -71,7 +71,10 @@ async function readDir(dir: string, clock: Clock): Promise<{ identity: Identity;
     readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new WeftError('WEFT_CERTIFICATE_INVALID', `${file}: cannot read: ${err.code ?? err.message}`, { cause: err, details: { file } })
     })
-  const [cert, key, bundle] = await Promise.all([read(files.cert), read(files.key), read(files.bundle)])
+  // read together, but report a missing file in a fixed order (cert, key, bundle), whichever fails first
+  const results = await Promise.allSettled([read(files.cert), read(files.key), read(files.bundle)])
+  for (const r of results) if (r.status === 'rejected') throw r.reason
+  const [cert, key, bundle] = results.map((r) => (r as PromiseFulfilledResult<string>).value) as [string, string, string]
   const pems = { cert, key, bundle }
   return { identity: createIdentity(pems, { now: clock.now(), files }), pems }
 }
