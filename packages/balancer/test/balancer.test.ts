@@ -1,32 +1,11 @@
 import type { Call, Handler, Reply } from '@weft/core'
 import { isWeftError } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 import { staticSource } from '@weft/discovery'
 import { describe, expect, it } from 'vitest'
 import { balancer, createBalancer } from '../src/index.js'
 
-function call(patch: Partial<Call> = {}): Call {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/',
-    authority: 'payments',
-    headers: {},
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: 0,
-    ...patch,
-  }
-}
+const call = testCall
 
 const ok = (status = 200): Reply => ({ status, headers: {}, body: undefined })
 

@@ -2,31 +2,10 @@
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Call, Endpoint, EndpointSource, Handler, Reply } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 import { staticSource } from '@weft/discovery'
 
-export function call(patch: Partial<Call> = {}): Call {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/',
-    authority: 'payments',
-    headers: {},
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: 0,
-    ...patch,
-  }
-}
+export const call = testCall
 
 export const reply = (status = 200): Reply => ({ status, headers: {}, body: undefined })
 

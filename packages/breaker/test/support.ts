@@ -2,6 +2,7 @@
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Call, Endpoint, Handler, Reply } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 
 export interface Upstream {
   readonly endpoint: Endpoint
@@ -31,29 +32,7 @@ export async function listen(status: number | (() => number)): Promise<Upstream>
   }
 }
 
-export function call(patch: Partial<Call> = {}): Call {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/',
-    authority: 'payments',
-    headers: {},
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: 0,
-    ...patch,
-  }
-}
+export const call = testCall
 
 /** Sends the call over node:http to its endpoint. */
 export const httpHandler: Handler = (c) =>

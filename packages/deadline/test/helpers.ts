@@ -1,28 +1,9 @@
 /** A call and replies for driving one layer with a plain inner handler standing in for the network. */
 import type { BodySink, Call, HeaderMap, Reply, ReplyBody } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 
 export function outboundCall(patch: Partial<Call> = {}): Call {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/charge',
-    authority: 'payments',
-    headers: Object.assign(Object.create(null), { host: 'payments' }),
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: 0,
-    ...patch,
-  }
+  return testCall({ path: '/charge', headers: Object.assign(Object.create(null), { host: 'payments' }), ...patch })
 }
 
 export function inboundCall(headers: HeaderMap = {}, patch: Partial<Call> = {}): Call {

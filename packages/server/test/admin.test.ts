@@ -1,3 +1,4 @@
+import { testCall } from '@weft/core/testing'
 import { createMeshMetrics, metrics } from '@weft/metrics'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -36,26 +37,9 @@ describe('the admin endpoint', () => {
 
   it('serves /metrics in the Prometheus text format, from the mesh’s registry', async () => {
     const { meter, server } = await admin()
-    await metrics({ meter, service: 'payments' })(async () => ({ status: 200, headers: {}, body: undefined }))({
-      direction: 'outbound',
-      service: 'payments',
-      method: 'GET',
-      path: '/',
-      authority: 'payments',
-      headers: {},
-      body: null,
-      replayable: true,
-      signal: undefined,
-      deadline: undefined,
-      attempt: 1,
-      route: 'default',
-      subset: undefined,
-      endpoint: undefined,
-      tried: [],
-      trace: undefined,
-      peer: undefined,
-      startedAt: performance.now(),
-    })
+    await metrics({ meter, service: 'payments' })(async () => ({ status: 200, headers: {}, body: undefined }))(
+      testCall({ route: 'default', startedAt: performance.now() }),
+    )
     const res = await get(`${server.url}/metrics`)
     expect(res.status).toBe(200)
     expect(res.type).toContain('text/plain')

@@ -1,2 +1,3 @@
-/** Test helpers: a manual clock. */
+/** Test helpers: a manual clock and a complete call to override. */
 export { ManualClock } from './manual-clock.js'
+export { testCall } from './test-call.js'
