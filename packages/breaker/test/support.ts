@@ -1,7 +1,7 @@
 /** Test helpers: a call aimed at a real loopback server, and the inner handler that sends it over node:http. */
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Call, Endpoint, Handler, Reply } from '@weft/core'
+import type { Endpoint, Handler, Reply } from '@weft/core'
 import { testCall } from '@weft/core/testing'
 
 export interface Upstream {

@@ -1,4 +1,4 @@
-import type { Call, Reply } from '../src/index.js'
+import type { Reply } from '../src/index.js'
 import { testCall } from '../src/testing/index.js'
 
 export const fakeCall = testCall
