@@ -1,17 +1,9 @@
 /** The Fastify 5 plugin: `await app.register(weftFastify, { mesh })`. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Call, type Reply, runWithCall } from '@weft/core'
+import { type Call, runWithCall } from '@weft/core'
 import type { FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
-import {
-  alreadyInCall,
-  errorResponse,
-  type InboundMesh,
-  inboundCall,
-  type NativeExchange,
-  responseDone,
-  runApplication,
-} from './inbound.js'
+import { AppExchange, alreadyInCall, errorResponse, type InboundMesh, inboundCall } from './inbound.js'
 
 export interface WeftFastifyOptions {
   mesh: InboundMesh
@@ -47,7 +39,10 @@ function plugin(fastify: FastifyLike, options: WeftFastifyOptions, done: (err?: 
       return
     }
     const inbound = mesh.inbound
-    const exchange = new FastifyExchange(request, reply, hookDone)
+    const exchange = new AppExchange(request.raw, reply.raw, (call: Call) => {
+      request[CALL] = call
+      hookDone()
+    })
     inbound.handler(inboundCall(inbound, request.raw, exchange)).then(
       (answer) => {
         if (exchange.served || reply.sent) return
@@ -69,29 +64,6 @@ function plugin(fastify: FastifyLike, options: WeftFastifyOptions, done: (err?: 
     else runWithCall(call, () => hookDone())
   })
   done()
-}
-
-class FastifyExchange implements NativeExchange {
-  served = false
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly #request: RequestLike
-  readonly #done: (err?: Error) => void
-
-  constructor(request: RequestLike, reply: ReplyLike, done: (err?: Error) => void) {
-    this.#request = request
-    this.req = request.raw
-    this.res = reply.raw
-    this.#done = done
-  }
-
-  serve(call: Call): Promise<Reply> {
-    this.served = true
-    this.#request[CALL] = call
-    const done = responseDone(this.res)
-    runApplication(call, this.req, () => this.#done())
-    return done
-  }
 }
 
 /** The weft Fastify plugin, wrapped with fastify-plugin so its hooks apply to the whole app. */

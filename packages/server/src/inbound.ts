@@ -30,6 +30,27 @@ export interface NativeExchange {
   serve(call: Call): Promise<Reply>
 }
 
+/** The exchange every adapter uses: `run` hands the request to the application (listener, `next()`, Fastify's `done`). */
+export class AppExchange implements NativeExchange {
+  served = false
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly #run: (call: Call) => void
+
+  constructor(req: IncomingMessage, res: ServerResponse, run: (call: Call) => void) {
+    this.req = req
+    this.res = res
+    this.#run = run
+  }
+
+  serve(call: Call): Promise<Reply> {
+    this.served = true
+    const done = responseDone(this.res)
+    runApplication(call, this.req, () => this.#run(call))
+    return done
+  }
+}
+
 /** The innermost handler of every inbound stack: hands the call to the application. */
 const serveApplication: Handler = (call) => (call.native as NativeExchange).serve(call)
 

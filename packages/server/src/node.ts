@@ -1,16 +1,6 @@
 /** The node:http adapter: `http.createServer(weftHandler(mesh, listener))`. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Call, Reply } from '@weft/core'
-import {
-  alreadyInCall,
-  type InboundMesh,
-  inboundCall,
-  type NativeExchange,
-  responseDone,
-  runApplication,
-  writeError,
-  writeReply,
-} from './inbound.js'
+import { AppExchange, alreadyInCall, type InboundMesh, inboundCall, writeError, writeReply } from './inbound.js'
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown
 
@@ -22,7 +12,7 @@ export function weftHandler(mesh: InboundMesh, listener: RequestListener): (req:
       return
     }
     const inbound = mesh.inbound
-    const exchange = new NodeExchange(req, res, listener)
+    const exchange = new AppExchange(req, res, () => runListener(listener, req, res))
     inbound.handler(inboundCall(inbound, req, exchange)).then(
       (reply) => {
         if (!exchange.served) writeReply(res, reply)
@@ -32,29 +22,12 @@ export function weftHandler(mesh: InboundMesh, listener: RequestListener): (req:
   }
 }
 
-class NodeExchange implements NativeExchange {
-  served = false
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly #listener: RequestListener
-
-  constructor(req: IncomingMessage, res: ServerResponse, listener: RequestListener) {
-    this.req = req
-    this.res = res
-    this.#listener = listener
-  }
-
-  serve(call: Call): Promise<Reply> {
-    this.served = true
-    const done = responseDone(this.res)
-    runApplication(call, this.req, () => {
-      try {
-        const result = this.#listener(this.req, this.res)
-        if (result instanceof Promise) result.catch((err: unknown) => writeError(this.res, err))
-      } catch (err) {
-        writeError(this.res, err)
-      }
-    })
-    return done
+/** Runs a node:http listener; what it throws or rejects with becomes a 500 (or the WeftError's status). */
+function runListener(listener: RequestListener, req: IncomingMessage, res: ServerResponse): void {
+  try {
+    const result = listener(req, res)
+    if (result instanceof Promise) result.catch((err: unknown) => writeError(res, err))
+  } catch (err) {
+    writeError(res, err)
   }
 }
