@@ -113,6 +113,24 @@ describe('a mesh that follows a control plane', () => {
     await vi.waitFor(async () => expect(await call(mesh)).toEqual({ status: 200, body: 'b' }), { timeout: 5000 })
   })
 
+  it("the admin endpoint's /config shows the agent's status: version, last sync, last error", async () => {
+    const a = await upstream('a')
+    const { dir } = await policyDir(meshFor(a))
+    const cp = await createControlPlane({ dir, port: 0, logger: quiet })
+    onTestFinished(() => cp.close())
+    const mesh = await createMesh({ service: 'checkout', policy: { source: cp.url } })
+    onTestFinished(() => mesh.close())
+    const admin = await mesh.admin({ port: 0 })
+
+    const config = await (await fetch(`${admin.url}/config`)).json()
+
+    expect(config.source).toBe('control-plane')
+    expect(config.version).toBe(mesh.policy.version)
+    expect(config.agent).toMatchObject({ version: mesh.policy.version, state: 'synced', origin: 'control-plane', rejected: 0, failures: 0 })
+    expect(typeof config.agent.lastSync).toBe('number')
+    expect(config.agent.lastError).toBeUndefined()
+  })
+
   it('nothing answers and no cache: createMesh rejects with WEFT_POLICY_UNAVAILABLE', async () => {
     const dead = await listen()
     await dead.close()
