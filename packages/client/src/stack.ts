@@ -10,6 +10,7 @@ import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import type { ServicePolicy } from '@weft/policy'
 import { retry } from '@weft/retry'
 import { type TraceOptions, trace, traceAttempts } from '@weft/trace'
+import { route } from '@weft/traffic'
 
 /** What the whole mesh shares; built once by createMesh. */
 export interface MeshContext {
@@ -52,7 +53,9 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     // the loosest route timeout of the service; the retry layer tightens it to the matched route's
     deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
-  layer('route', 'matches the route; split, fault injection and mirroring act on it', () => undefined),
+  layer('route', 'matches the route; split, fault injection and mirroring act on it', (ctx) =>
+    route({ service: ctx.service, clock: ctx.mesh.clock }),
+  ),
   layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) =>
     retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),

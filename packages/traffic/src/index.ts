@@ -1,2 +1,3 @@
 /** Route matching, weighted splits, header routing, fault injection and mirroring. */
-export {}
+export type { RouteOptions } from './route.js'
+export { FAULT_HEADERS, ROUTE_DEFAULTS, route } from './route.js'

@@ -1,0 +1,260 @@
+import type { Call, Handler } from '@weft/core'
+import { ManualClock, testCall } from '@weft/core/testing'
+import { parsePolicy, type ServicePolicy } from '@weft/policy'
+import { describe, expect, it } from 'vitest'
+import { FAULT_HEADERS, route } from '../src/index.js'
+
+/** The resolved `payments` service of a policy whose service section is `service`. */
+function payments(service: Record<string, unknown>): ServicePolicy {
+  const policy = parsePolicy({
+    apiVersion: 'weft.dev/v1',
+    services: {
+      payments: {
+        endpoints: [
+          { address: '127.0.0.1:1', labels: { version: 'v1' } },
+          { address: '127.0.0.1:2', labels: { version: 'v2' } },
+        ],
+        subsets: { v1: { version: 'v1' }, v2: { version: 'v2' } },
+        ...service,
+      },
+    },
+  })
+  return policy.services.payments as ServicePolicy
+}
+
+/** An inner handler that records the calls it got and answers 200. */
+function recorder(): Handler & { calls: Call[] } {
+  const calls: Call[] = []
+  const h = (async (call: Call) => {
+    calls.push(call)
+    return { status: 200, headers: {}, body: undefined }
+  }) as Handler & { calls: Call[] }
+  h.calls = calls
+  return h
+}
+
+/** A deterministic uniform sequence, so shares are exact and tests cannot flake. */
+function sequence(n: number): () => number {
+  let i = 0
+  return () => ((i++ * 0.618033988749895) % 1) * (n / n)
+}
+
+const share = (calls: Call[], subset: string) => calls.filter((c) => c.subset === subset).length / calls.length
+
+describe('weighted splits', () => {
+  it('a 90/10 split sends 10 % ± 1 % of 10 000 calls to v2', async () => {
+    const inner = recorder()
+    const handler = route({
+      service: payments({
+        routes: [
+          {
+            split: [
+              { subset: 'v1', weight: 90 },
+              { subset: 'v2', weight: 10 },
+            ],
+          },
+        ],
+      }),
+    })(inner)
+
+    for (let i = 0; i < 10_000; i++) await handler(testCall())
+
+    expect(share(inner.calls, 'v2')).toBeGreaterThanOrEqual(0.09)
+    expect(share(inner.calls, 'v2')).toBeLessThanOrEqual(0.11)
+  })
+
+  it('weights are ratios: 3:1 and 750:250 give the same share', async () => {
+    const shares: number[] = []
+    for (const [a, b] of [
+      [3, 1],
+      [750, 250],
+    ]) {
+      const inner = recorder()
+      const handler = route({
+        service: payments({
+          routes: [
+            {
+              split: [
+                { subset: 'v1', weight: a },
+                { subset: 'v2', weight: b },
+              ],
+            },
+          ],
+        }),
+        random: sequence(1),
+      })(inner)
+      for (let i = 0; i < 4000; i++) await handler(testCall())
+      shares.push(share(inner.calls, 'v2'))
+    }
+    expect(shares[0]).toBe(shares[1])
+    expect(shares[0]).toBeCloseTo(0.25, 2)
+  })
+
+  it('a sticky split keeps one user on one version', async () => {
+    const inner = recorder()
+    const handler = route({
+      service: payments({
+        routes: [
+          {
+            split: [
+              { subset: 'v1', weight: 50 },
+              { subset: 'v2', weight: 50 },
+            ],
+            sticky: { header: 'x-user' },
+          },
+        ],
+      }),
+    })(inner)
+
+    for (let i = 0; i < 50; i++) await handler(testCall({ headers: { 'x-user': 'alice' } }))
+    for (let i = 0; i < 50; i++) await handler(testCall({ headers: { 'x-user': 'bob' } }))
+
+    expect(new Set(inner.calls.slice(0, 50).map((c) => c.subset)).size).toBe(1)
+    expect(new Set(inner.calls.slice(50).map((c) => c.subset)).size).toBe(1)
+  })
+})
+
+describe('route matching', () => {
+  const service = payments({
+    routes: [
+      { name: 'canary-header', match: { headers: { 'x-version': 'v2' } }, split: [{ subset: 'v2', weight: 100 }] },
+      { name: 'charge', match: { path: { prefix: '/charge' }, methods: ['POST'] }, split: [{ subset: 'v1', weight: 1 }] },
+      { name: 'by-query', match: { query: { debug: { present: true } } } },
+      { name: 'regex', match: { path: { regex: '/orders/[0-9]+' } } },
+    ],
+  })
+
+  it('a header match sends every call to v2', async () => {
+    const inner = recorder()
+    const handler = route({ service })(inner)
+
+    for (let i = 0; i < 100; i++) await handler(testCall({ headers: { 'x-version': 'v2' } }))
+
+    expect(inner.calls.every((c) => c.route === 'canary-header' && c.subset === 'v2')).toBe(true)
+  })
+
+  it('the first matching route wins, in order', async () => {
+    const inner = recorder()
+    const handler = route({ service })(inner)
+
+    await handler(testCall({ method: 'POST', path: '/charge/7', headers: { 'x-version': 'v2' } }))
+    await handler(testCall({ method: 'POST', path: '/charge/7' }))
+    await handler(testCall({ method: 'GET', path: '/charge/7' }))
+
+    expect(inner.calls.map((c) => c.route)).toEqual(['canary-header', 'charge', 'default'])
+  })
+
+  it('matches query parameters, and a regex on the whole path', async () => {
+    const inner = recorder()
+    const handler = route({ service })(inner)
+
+    await handler(testCall({ path: '/x?debug=1' }))
+    await handler(testCall({ path: '/orders/42' }))
+    await handler(testCall({ path: '/orders/42/items' }))
+
+    expect(inner.calls.map((c) => c.route)).toEqual(['by-query', 'regex', 'default'])
+  })
+
+  it('a pathological regex is refused when the policy loads', () => {
+    expect(() => payments({ routes: [{ match: { path: { regex: '(a+)+$' } } }] })).toThrow(/regex/)
+  })
+
+  it('a route without a split leaves the subset alone: every endpoint of the service', async () => {
+    const inner = recorder()
+    await route({ service })(inner)(testCall({ path: '/other' }))
+    expect(inner.calls[0]).toMatchObject({ route: 'default', subset: undefined })
+  })
+})
+
+describe('fault injection', () => {
+  it('aborts 50 % and delays 50 % by 100 ms, within ±5 % over 2 000 calls, on a manual clock', async () => {
+    const clock = new ManualClock()
+    const inner = recorder()
+    const handler = route({
+      service: payments({ routes: [{ fault: { abort: { status: 503, percent: 50 }, delay: { fixed: '100ms', percent: 50 } } }] }),
+      clock,
+    })(inner)
+
+    let aborted = 0
+    let delayed = 0
+    for (let i = 0; i < 2000; i++) {
+      const started = clock.now()
+      const pending = handler(testCall())
+      let settled = false
+      pending.then(() => {
+        settled = true
+      })
+      await clock.advance(0)
+      if (!settled) {
+        await clock.advance('100ms')
+        if (clock.now() - started >= 100) delayed++
+      }
+      if ((await pending).status === 503) aborted++
+    }
+
+    expect(aborted / 2000).toBeGreaterThan(0.45)
+    expect(aborted / 2000).toBeLessThan(0.55)
+    expect(delayed / 2000).toBeGreaterThan(0.45)
+    expect(delayed / 2000).toBeLessThan(0.55)
+    expect(inner.calls.length).toBe(2000 - aborted)
+  })
+
+  it('maxActive caps faults in progress at once', async () => {
+    const clock = new ManualClock()
+    const inner = recorder()
+    const handler = route({ service: payments({ routes: [{ fault: { delay: { fixed: '1s', percent: 100 }, maxActive: 3 } }] }), clock })(
+      inner,
+    )
+
+    const pending = Array.from({ length: 10 }, () => handler(testCall()))
+    await clock.advance(0)
+
+    expect(inner.calls).toHaveLength(7)
+    await clock.advance('1s')
+    await Promise.all(pending)
+    expect(inner.calls).toHaveLength(10)
+  })
+
+  it("honours Envoy's fault headers only when the route enables them", async () => {
+    const headers = { [FAULT_HEADERS.abort]: '418', [FAULT_HEADERS.abortPercent]: '100' }
+    const off = route({ service: payments({ routes: [{}] }) })(recorder())
+    const on = route({ service: payments({ routes: [{ fault: { headers: true } }] }) })(recorder())
+
+    expect((await off(testCall({ headers }))).status).toBe(200)
+    expect((await on(testCall({ headers }))).status).toBe(418)
+    expect((await on(testCall({ headers: { [FAULT_HEADERS.abort]: 'garbage' } }))).status).toBe(200)
+  })
+})
+
+describe('mirroring', () => {
+  it('copies about its percentage of calls to the mirror subset with a -shadow authority', async () => {
+    const inner = recorder()
+    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 25 } }] }), random: sequence(1) })(inner)
+
+    for (let i = 0; i < 1000; i++) await handler(testCall())
+    await new Promise((r) => setImmediate(r))
+
+    const mirrored = inner.calls.filter((c) => c.subset === 'v2')
+    expect(mirrored.length / 1000).toBeCloseTo(0.25, 1)
+    expect(mirrored[0]?.authority).toBe('payments-shadow')
+    expect(mirrored[0]?.headers.host).toBe('payments-shadow')
+  })
+
+  it('a failing mirror never fails the real call', async () => {
+    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }) })(async (call) => {
+      if (call.subset === 'v2') throw new Error('mirror is down')
+      return { status: 200, headers: {}, body: undefined }
+    })
+
+    expect((await handler(testCall())).status).toBe(200)
+  })
+
+  it('does not mirror a one-shot body', async () => {
+    const inner = recorder()
+    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }) })(inner)
+
+    await handler(testCall({ replayable: false, method: 'POST' }))
+
+    expect(inner.calls).toHaveLength(1)
+  })
+})
