@@ -14,7 +14,8 @@ interface CompiledBlock {
 
 /** A route's matcher: its blocks are OR; no blocks matches everything. */
 export interface Matcher {
-  matches(call: Call): boolean
+  /** `bare` is the call's path without its query; `q` the index of its `?` (or -1). */
+  matches(call: Call, bare: string, q: number): boolean
   /** True when a block reads the query string (parsed only for such routes). */
   readonly needsQuery: boolean
 }
@@ -50,10 +51,8 @@ export function compileMatches(blocks: readonly RouteMatch[]): Matcher {
   if (compiled.length === 0) return { matches: () => true, needsQuery }
   return {
     needsQuery,
-    matches(call) {
+    matches(call, bare, q) {
       const path = call.path
-      const q = path.indexOf('?')
-      const bare = q < 0 ? path : path.slice(0, q)
       let query: URLSearchParams | undefined
       for (const b of compiled) {
         if (b.methods !== undefined && !b.methods.has(call.method)) continue

@@ -5,6 +5,7 @@
 import { type Call, type Clock, type HeaderMap, headerValue, type Middleware, type Reply, systemClock } from '@weft/core'
 import type { FaultPolicy, HashOn, MirrorPolicy, RoutePolicy, ServicePolicy } from '@weft/policy'
 import { compileMatches, type Matcher } from './match.js'
+import { routeTable } from './route-table.js'
 
 export interface RouteOptions {
   /** The service whose `routes` (in order, the last a catch-all) this layer matches. */
@@ -29,6 +30,7 @@ export const FAULT_HEADERS = {
 
 interface CompiledRoute {
   readonly name: string
+  readonly match: RoutePolicy['match']
   readonly matcher: Matcher
   readonly split: Split | undefined
   readonly fault: FaultPolicy | undefined
@@ -48,7 +50,7 @@ export function route(options: RouteOptions): Middleware {
   const clock = options.clock ?? systemClock
   const random = options.random ?? Math.random
   const maxMirrors = options.maxMirrors ?? ROUTE_DEFAULTS.maxMirrors
-  const routes = options.service.routes.map(compileRoute)
+  const table = routeTable(options.service.routes.map(compileRoute))
 
   return (next) => {
     // per stack: faults and mirrors in flight, for maxActive and the mirror bound
@@ -73,13 +75,7 @@ export function route(options: RouteOptions): Middleware {
     }
 
     return async function routing(call) {
-      let r: CompiledRoute | undefined
-      for (const candidate of routes) {
-        if (candidate.matcher.matches(call)) {
-          r = candidate
-          break
-        }
-      }
+      const r = table.find(call)
       if (r === undefined) return next(call)
       const routed: Call = { ...call, route: r.name, subset: r.split === undefined ? call.subset : pick(r.split, call, random) }
       if (r.mirror !== undefined) mirror(routed, r.mirror)
@@ -117,7 +113,7 @@ function compileRoute(r: RoutePolicy): CompiledRoute {
     })
     split = { subsets: r.split.map((t) => t.subset), cumulative, total, sticky: r.sticky }
   }
-  return { name: r.name, matcher: compileMatches(r.match), split, fault: r.fault, mirror: r.mirror }
+  return { name: r.name, match: r.match, matcher: compileMatches(r.match), split, fault: r.fault, mirror: r.mirror }
 }
 
 /** The subset for a call: by weight, or by a hash of the sticky key so one user stays on one subset. */

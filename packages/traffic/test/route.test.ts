@@ -166,6 +166,61 @@ describe('route matching', () => {
   })
 })
 
+describe('first match wins, whatever the lookup indexes', () => {
+  const names = async (routes: unknown[], calls: Partial<Call>[]) => {
+    const inner = recorder()
+    const handler = route({ service: payments({ routes }) })(inner)
+    for (const c of calls) await handler(testCall(c))
+    return inner.calls.map((c) => c.route)
+  }
+
+  it('an earlier route matched by a regex beats a later exact path', async () => {
+    expect(
+      await names(
+        [
+          { name: 'regex', match: { path: { regex: '/a/.*' } } },
+          { name: 'exact', match: { path: '/a/b' } },
+        ],
+        [{ path: '/a/b' }],
+      ),
+    ).toEqual(['regex'])
+  })
+
+  it('an earlier short prefix beats a later longer one, and an earlier header route beats a later prefix', async () => {
+    const routes = [
+      { name: 'tenant', match: { headers: { 'x-tenant': 'blue' } } },
+      { name: 'short', match: { path: { prefix: '/api' } } },
+      { name: 'long', match: { path: { prefix: '/api/v2' } } },
+    ]
+    expect(await names(routes, [{ path: '/api/v2/x' }, { path: '/api/v2/x', headers: { 'x-tenant': 'blue' } }])).toEqual([
+      'short',
+      'tenant',
+    ])
+  })
+
+  it('an indexed route whose other conditions fail falls through to the next match', async () => {
+    const routes = [
+      { name: 'post-only', match: { path: { prefix: '/charge' }, methods: ['POST'] } },
+      { name: 'v2-header', match: { headers: { 'x-version': 'v2' }, path: { prefix: '/charge' } } },
+    ]
+    expect(
+      await names(routes, [
+        { path: '/charge', method: 'GET', headers: { 'x-version': 'v2' } },
+        { path: '/charge', method: 'GET' },
+      ]),
+    ).toEqual(['v2-header', 'default'])
+  })
+
+  it('several match blocks are OR', async () => {
+    const routes = [{ name: 'either', match: [{ path: '/a' }, { headers: { 'x-b': 'yes' } }] }]
+    expect(await names(routes, [{ path: '/a' }, { path: '/z', headers: { 'x-b': 'yes' } }, { path: '/z' }])).toEqual([
+      'either',
+      'either',
+      'default',
+    ])
+  })
+})
+
 describe('fault injection', () => {
   it('aborts 50 % and delays 50 % by 100 ms, within ±5 % over 2 000 calls, on a manual clock', async () => {
     const clock = new ManualClock()
