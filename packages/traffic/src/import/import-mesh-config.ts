@@ -1,0 +1,534 @@
+/**
+ * `weft import`: Istio, Gateway API (GAMMA) and SMI resources translated into one weft policy
+ * document. Every field it cannot carry over is reported with its path; nothing is dropped silently.
+ */
+import { WeftError } from '@weft/core'
+import { parseAllDocuments, stringify } from 'yaml'
+
+/** A field of the input that did not make it into the policy, or a translation the user should check. */
+export interface ImportNote {
+  /** `Kind/name` of the resource. */
+  readonly source: string
+  /** Field path inside the resource, e.g. `spec.http[0].rewrite`. */
+  readonly path: string
+  readonly reason: string
+}
+
+export interface ImportResult {
+  /** The weft policy document (`apiVersion: weft.dev/v1`). */
+  readonly document: Record<string, unknown>
+  /** The same document as YAML. */
+  readonly yaml: string
+  /** Fields that could not be translated. */
+  readonly untranslated: ImportNote[]
+  /** Translations that hold only under an assumption (endpoints to add, labels to set). */
+  readonly warnings: ImportNote[]
+}
+
+type Obj = Record<string, unknown>
+type Service = {
+  endpoints?: unknown[]
+  subsets?: Obj
+  routes?: Obj[]
+  mtls?: string
+  loadBalancer?: unknown
+  outlierDetection?: Obj
+  concurrency?: Obj
+  authorization?: Obj[]
+}
+
+/** Translates YAML text (one or many files, each possibly multi-document) into a weft policy. */
+export function importMeshConfig(texts: string | readonly string[]): ImportResult {
+  const t = new Translation()
+  for (const text of typeof texts === 'string' ? [texts] : texts) {
+    const docs = parseAllDocuments(text)
+    for (const doc of Array.isArray(docs) ? docs : [docs]) {
+      if (doc.errors.length > 0) throw new WeftError('WEFT_INVALID_ARGUMENT', `weft import: not YAML: ${doc.errors[0]?.message}`)
+      // aliases bounded as the policy loader bounds them: no billion laughs
+      const value = doc.toJS({ maxAliasCount: 100 }) as unknown
+      if (value === null || value === undefined) continue
+      t.resource(value)
+    }
+  }
+  return t.result()
+}
+
+class Translation {
+  readonly services = new Map<string, Service>()
+  readonly defaults: Obj = {}
+  readonly untranslated: ImportNote[] = []
+  readonly warnings: ImportNote[] = []
+  readonly routeGroups = new Map<string, Obj>()
+  readonly targets: { r: Obj; source: string }[] = []
+
+  resource(r: unknown) {
+    if (!isObj(r) || typeof r.kind !== 'string') {
+      this.untranslated.push({ source: '(document)', path: '', reason: 'not a Kubernetes resource (no kind)' })
+      return
+    }
+    const source = `${r.kind}/${str(get(r, 'metadata', 'name')) ?? '?'}`
+    const spec = isObj(r.spec) ? r.spec : {}
+    switch (r.kind) {
+      case 'VirtualService':
+        return this.virtualService(spec, source)
+      case 'DestinationRule':
+        return this.destinationRule(spec, source)
+      case 'PeerAuthentication':
+        return this.peerAuthentication(spec, source)
+      case 'AuthorizationPolicy':
+        return this.authorizationPolicy(spec, source)
+      case 'HTTPRoute':
+        return this.httpRoute(spec, source)
+      case 'TrafficSplit':
+        return this.trafficSplit(spec, source)
+      case 'HTTPRouteGroup':
+        this.routeGroups.set(str(get(r, 'metadata', 'name')) ?? '', spec)
+        return
+      case 'TrafficTarget':
+        this.targets.push({ r: spec, source })
+        return
+      default:
+        this.untranslated.push({ source, path: 'kind', reason: `kind ${r.kind} is not one weft import knows` })
+    }
+  }
+
+  result(): ImportResult {
+    for (const { r, source } of this.targets) this.trafficTarget(r, source)
+    const services: Obj = {}
+    for (const [name, s] of [...this.services].sort(([a], [b]) => a.localeCompare(b))) {
+      if (s.endpoints === undefined) {
+        this.warnings.push({
+          source: `service ${name}`,
+          path: `services.${name}.endpoints`,
+          reason: 'mesh configs carry no endpoints: add endpoints or discovery',
+        })
+      }
+      const out: Obj = { ...s }
+      delete out.endpoints
+      services[name] = out
+    }
+    const document: Obj = { apiVersion: 'weft.dev/v1' }
+    if (Object.keys(this.defaults).length > 0) document.defaults = this.defaults
+    document.services = services
+    return { document, yaml: stringify(document), untranslated: this.untranslated, warnings: this.warnings }
+  }
+
+  service(host: string): { name: string; s: Service } {
+    const name = serviceName(host)
+    let s = this.services.get(name)
+    if (s === undefined) this.services.set(name, (s = {}))
+    return { name, s }
+  }
+
+  unknown(r: Obj, known: readonly string[], source: string, path: string) {
+    for (const key of Object.keys(r))
+      if (!known.includes(key)) this.untranslated.push({ source, path: path ? `${path}.${key}` : key, reason: 'no weft equivalent' })
+  }
+
+  // --- Istio -------------------------------------------------------------------------------
+
+  virtualService(spec: Obj, source: string) {
+    this.unknown(spec, ['hosts', 'http', 'gateways'], source, 'spec')
+    const hosts = arr(spec.hosts).map(String)
+    const gateways = arr(spec.gateways)
+      .map(String)
+      .filter((g) => g !== 'mesh')
+    if (gateways.length > 0)
+      this.untranslated.push({ source, path: 'spec.gateways', reason: `ingress gateways (${gateways.join(', ')}) are not mesh routing` })
+    if (hosts.length === 0) {
+      this.untranslated.push({ source, path: 'spec.hosts', reason: 'no host' })
+      return
+    }
+    if (hosts.length > 1) this.warnings.push({ source, path: 'spec.hosts', reason: `routes applied to the first host only (${hosts[0]})` })
+    const { name, s } = this.service(hosts[0] as string)
+    arr(spec.http).forEach((h, i) => {
+      if (!isObj(h)) return
+      const path = `spec.http[${i}]`
+      this.unknown(
+        h,
+        ['name', 'match', 'route', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercentage', 'mirror_percent'],
+        source,
+        path,
+      )
+      const route: Obj = {}
+      if (typeof h.name === 'string') route.name = h.name
+      const match = arr(h.match)
+        .map((m, j) => this.istioMatch(m, source, `${path}.match[${j}]`))
+        .filter((m) => m !== undefined)
+      if (match.length > 0) route.match = match
+      const dests = arr(h.route).filter(isObj)
+      const split: Obj[] = []
+      dests.forEach((d, j) => {
+        const dest = isObj(d.destination) ? d.destination : {}
+        if (typeof dest.host === 'string' && serviceName(dest.host) !== name) {
+          this.untranslated.push({
+            source,
+            path: `${path}.route[${j}].destination.host`,
+            reason: `routes to another service (${dest.host}); weft splits within one service`,
+          })
+          return
+        }
+        if (typeof dest.subset === 'string')
+          split.push({ subset: dest.subset, weight: typeof d.weight === 'number' ? d.weight : dests.length === 1 ? 100 : 0 })
+        this.unknown(d, ['destination', 'weight'], source, `${path}.route[${j}]`)
+      })
+      if (split.length > 0) route.split = split.filter((x) => (x.weight as number) > 0)
+      if (typeof h.timeout === 'string') route.timeout = h.timeout
+      if (isObj(h.retries)) route.retries = this.istioRetries(h.retries, source, `${path}.retries`)
+      if (isObj(h.fault)) route.fault = this.istioFault(h.fault, source, `${path}.fault`)
+      if (isObj(h.mirror)) {
+        const pct = num(get(h, 'mirrorPercentage', 'value')) ?? 100
+        if (typeof h.mirror.subset === 'string') route.mirror = { subset: h.mirror.subset, percent: pct }
+        else this.untranslated.push({ source, path: `${path}.mirror`, reason: 'a mirror without a subset of this service' })
+      }
+      ;(s.routes ??= []).push(route)
+    })
+  }
+
+  istioMatch(m: unknown, source: string, path: string): Obj | undefined {
+    if (!isObj(m)) return undefined
+    this.unknown(m, ['uri', 'headers', 'queryParams', 'method', 'name'], source, path)
+    const out: Obj = {}
+    if (isObj(m.uri)) out.path = this.stringMatch(m.uri, source, `${path}.uri`)
+    if (isObj(m.method) && typeof m.method.exact === 'string') out.methods = [m.method.exact.toUpperCase()]
+    for (const [key, field] of [
+      ['headers', 'headers'],
+      ['queryParams', 'query'],
+    ] as const) {
+      if (!isObj(m[key])) continue
+      const map: Obj = {}
+      for (const [k, v] of Object.entries(m[key] as Obj))
+        if (isObj(v)) map[k.toLowerCase()] = this.stringMatch(v, source, `${path}.${key}.${k}`)
+      out[field] = map
+    }
+    return out
+  }
+
+  stringMatch(m: Obj, source: string, path: string): unknown {
+    if (typeof m.exact === 'string') return m.exact
+    if (typeof m.prefix === 'string') return { prefix: m.prefix }
+    if (typeof m.regex === 'string') return { regex: m.regex }
+    this.untranslated.push({ source, path, reason: 'only exact, prefix and regex matches translate' })
+    return undefined
+  }
+
+  istioRetries(r: Obj, source: string, path: string): Obj {
+    this.unknown(r, ['attempts', 'perTryTimeout', 'retryOn'], source, path)
+    const out: Obj = {}
+    // Istio counts retries; weft counts every try, the first included
+    if (typeof r.attempts === 'number') out.attempts = r.attempts + 1
+    if (typeof r.perTryTimeout === 'string') out.perTryTimeout = r.perTryTimeout
+    if (typeof r.retryOn === 'string') {
+      const on: unknown[] = []
+      for (const cond of r.retryOn.split(',').map((x) => x.trim())) {
+        if (['5xx', 'gateway-error', 'connect-failure', 'reset', 'refused-stream', 'retriable-4xx'].includes(cond)) on.push(cond)
+        else if (/^[1-5][0-9][0-9]$/.test(cond)) on.push(Number(cond))
+        else this.untranslated.push({ source, path: `${path}.retryOn`, reason: `retry condition ${cond} has no weft equivalent` })
+      }
+      if (on.length > 0) out.on = on
+    }
+    return out
+  }
+
+  istioFault(f: Obj, source: string, path: string): Obj {
+    this.unknown(f, ['delay', 'abort'], source, path)
+    const out: Obj = {}
+    if (isObj(f.delay)) {
+      const fixed = f.delay.fixedDelay
+      if (typeof fixed === 'string') out.delay = { fixed, percent: num(get(f.delay, 'percentage', 'value')) ?? num(f.delay.percent) ?? 100 }
+      else this.untranslated.push({ source, path: `${path}.delay`, reason: 'only fixedDelay translates' })
+    }
+    if (isObj(f.abort)) {
+      const status = num(f.abort.httpStatus)
+      if (status !== undefined) out.abort = { status, percent: num(get(f.abort, 'percentage', 'value')) ?? num(f.abort.percent) ?? 100 }
+      else this.untranslated.push({ source, path: `${path}.abort`, reason: 'only httpStatus aborts translate' })
+    }
+    return out
+  }
+
+  destinationRule(spec: Obj, source: string) {
+    this.unknown(spec, ['host', 'subsets', 'trafficPolicy'], source, 'spec')
+    if (typeof spec.host !== 'string') return
+    const { s } = this.service(spec.host)
+    arr(spec.subsets).forEach((sub, i) => {
+      if (!isObj(sub) || typeof sub.name !== 'string') return
+      this.unknown(sub, ['name', 'labels'], source, `spec.subsets[${i}]`)
+      ;(s.subsets ??= {})[sub.name] = isObj(sub.labels) ? sub.labels : {}
+    })
+    const tp = isObj(spec.trafficPolicy) ? spec.trafficPolicy : undefined
+    if (tp === undefined) return
+    this.unknown(tp, ['loadBalancer', 'outlierDetection', 'connectionPool'], source, 'spec.trafficPolicy')
+    if (isObj(tp.loadBalancer)) {
+      const simple = tp.loadBalancer.simple
+      const hash = tp.loadBalancer.consistentHash
+      if (simple === 'ROUND_ROBIN') s.loadBalancer = 'round-robin'
+      else if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') s.loadBalancer = 'least-request'
+      else if (isObj(hash) && typeof hash.httpHeaderName === 'string')
+        s.loadBalancer = { type: 'ring-hash', hashOn: { header: hash.httpHeaderName.toLowerCase() } }
+      else if (isObj(hash) && isObj(hash.httpCookie) && typeof hash.httpCookie.name === 'string')
+        s.loadBalancer = { type: 'ring-hash', hashOn: { cookie: hash.httpCookie.name } }
+      else
+        this.untranslated.push({
+          source,
+          path: 'spec.trafficPolicy.loadBalancer',
+          reason: `load balancer ${JSON.stringify(tp.loadBalancer)} has no weft equivalent (weft's default is EWMA)`,
+        })
+    }
+    if (isObj(tp.outlierDetection)) {
+      const o = tp.outlierDetection
+      this.unknown(
+        o,
+        ['consecutive5xxErrors', 'consecutiveGatewayErrors', 'interval', 'baseEjectionTime', 'maxEjectionPercent'],
+        source,
+        'spec.trafficPolicy.outlierDetection',
+      )
+      const out: Obj = {}
+      if (typeof o.consecutive5xxErrors === 'number') out.consecutive5xx = o.consecutive5xxErrors
+      if (typeof o.consecutiveGatewayErrors === 'number') out.consecutiveGatewayErrors = o.consecutiveGatewayErrors
+      if (typeof o.interval === 'string') out.interval = o.interval
+      if (typeof o.baseEjectionTime === 'string') out.baseEjectionTime = o.baseEjectionTime
+      if (typeof o.maxEjectionPercent === 'number') out.maxEjectionPercent = o.maxEjectionPercent
+      s.outlierDetection = out
+    }
+    if (isObj(tp.connectionPool)) {
+      const http = isObj(tp.connectionPool.http) ? tp.connectionPool.http : {}
+      const tcp = isObj(tp.connectionPool.tcp) ? tp.connectionPool.tcp : {}
+      const out: Obj = {}
+      if (typeof tcp.maxConnections === 'number') {
+        out.maxInFlight = tcp.maxConnections
+        this.warnings.push({
+          source,
+          path: 'spec.trafficPolicy.connectionPool.tcp.maxConnections',
+          reason: 'became concurrency.maxInFlight (calls in flight, not connections)',
+        })
+      }
+      if (typeof http.http1MaxPendingRequests === 'number') out.maxPending = http.http1MaxPendingRequests
+      for (const key of Object.keys(http))
+        if (key !== 'http1MaxPendingRequests')
+          this.untranslated.push({ source, path: `spec.trafficPolicy.connectionPool.http.${key}`, reason: 'no weft equivalent' })
+      for (const key of Object.keys(tcp))
+        if (key !== 'maxConnections')
+          this.untranslated.push({ source, path: `spec.trafficPolicy.connectionPool.tcp.${key}`, reason: 'no weft equivalent' })
+      if (Object.keys(out).length > 0) s.concurrency = out
+    }
+  }
+
+  peerAuthentication(spec: Obj, source: string) {
+    this.unknown(spec, ['mtls', 'selector', 'portLevelMtls'], source, 'spec')
+    if (spec.portLevelMtls !== undefined)
+      this.untranslated.push({ source, path: 'spec.portLevelMtls', reason: 'set the port mode with mesh.createServer(listener, { mode })' })
+    const mode = str(get(spec, 'mtls', 'mode'))
+    if (mode === undefined || mode === 'UNSET') return
+    if (!['STRICT', 'PERMISSIVE', 'DISABLE'].includes(mode)) {
+      this.untranslated.push({ source, path: 'spec.mtls.mode', reason: `mode ${mode} is not STRICT, PERMISSIVE or DISABLE` })
+      return
+    }
+    const app = str(get(spec, 'selector', 'matchLabels', 'app'))
+    if (app === undefined) this.defaults.mtls = mode
+    else this.service(app).s.mtls = mode
+  }
+
+  authorizationPolicy(spec: Obj, source: string) {
+    this.unknown(spec, ['selector', 'action', 'rules'], source, 'spec')
+    const app = str(get(spec, 'selector', 'matchLabels', 'app'))
+    if (app === undefined) {
+      this.untranslated.push({
+        source,
+        path: 'spec.selector',
+        reason: 'namespace-wide authorization: weft authorizes per service; repeat it under each service',
+      })
+      return
+    }
+    const action = str(spec.action) ?? 'ALLOW'
+    if (!['ALLOW', 'DENY', 'AUDIT'].includes(action)) {
+      this.untranslated.push({ source, path: 'spec.action', reason: `action ${action} has no weft equivalent` })
+      return
+    }
+    const { s } = this.service(app)
+    arr(spec.rules).forEach((rule, i) => {
+      if (!isObj(rule)) return
+      const path = `spec.rules[${i}]`
+      const out: Obj = { action }
+      const principals: string[] = []
+      const namespaces: string[] = []
+      arr(rule.from).forEach((f, j) => {
+        const src = isObj(f) && isObj(f.source) ? f.source : {}
+        this.unknown(src, ['principals', 'namespaces'], source, `${path}.from[${j}].source`)
+        for (const p of arr(src.principals)) principals.push(String(p) === '*' ? '*' : `spiffe://${String(p)}`)
+        for (const n of arr(src.namespaces)) namespaces.push(String(n))
+      })
+      if (principals.length > 0) out.from = principals
+      if (namespaces.length > 0) out.namespaces = namespaces
+      const paths: string[] = []
+      const methods: string[] = []
+      arr(rule.to).forEach((t, j) => {
+        const op = isObj(t) && isObj(t.operation) ? t.operation : {}
+        this.unknown(op, ['paths', 'methods'], source, `${path}.to[${j}].operation`)
+        for (const p of arr(op.paths)) paths.push(String(p))
+        for (const m of arr(op.methods)) methods.push(String(m).toUpperCase())
+      })
+      if (paths.length > 0 || methods.length > 0)
+        out.to = { ...(paths.length > 0 ? { paths } : {}), ...(methods.length > 0 ? { methods } : {}) }
+      arr(rule.when).forEach((w, j) => {
+        const key = isObj(w) ? str(w.key) : undefined
+        const header = key?.match(/^request\.headers\[(.+)\]$/)?.[1]
+        const values = isObj(w) ? arr(w.values).map(String) : []
+        if (header !== undefined && values.length === 1) {
+          const when = (out.when ??= { headers: {} }) as { headers: Obj }
+          when.headers[header.toLowerCase()] = values[0]
+        } else this.untranslated.push({ source, path: `${path}.when[${j}]`, reason: 'only a request header with one value translates' })
+      })
+      ;(s.authorization ??= []).push(out)
+    })
+  }
+
+  // --- Gateway API (GAMMA) and SMI ---------------------------------------------------------
+
+  /** A weft subset standing for another Kubernetes Service (a backend), selected by a `backend` label. */
+  backendSubset(s: Service, backend: string, source: string, path: string): string {
+    ;(s.subsets ??= {})[backend] = { backend }
+    this.warnings.push({ source, path, reason: `backend ${backend} became subset ${backend}: label its endpoints backend: ${backend}` })
+    return backend
+  }
+
+  httpRoute(spec: Obj, source: string) {
+    this.unknown(spec, ['parentRefs', 'rules', 'hostnames'], source, 'spec')
+    const parent = arr(spec.parentRefs).find((p) => isObj(p) && (p.kind === 'Service' || p.group === ''))
+    if (!isObj(parent) || typeof parent.name !== 'string') {
+      this.untranslated.push({ source, path: 'spec.parentRefs', reason: 'not mesh routing: the parent is a Gateway, not a Service' })
+      return
+    }
+    const { s } = this.service(parent.name)
+    arr(spec.rules).forEach((rule, i) => {
+      if (!isObj(rule)) return
+      const path = `spec.rules[${i}]`
+      this.unknown(rule, ['matches', 'backendRefs', 'timeouts', 'name'], source, path)
+      const route: Obj = {}
+      if (typeof rule.name === 'string') route.name = rule.name
+      const match = arr(rule.matches)
+        .filter(isObj)
+        .map((m, j) => {
+          const out: Obj = {}
+          if (isObj(m.path) && typeof m.path.value === 'string') {
+            if (m.path.type === 'Exact') out.path = m.path.value
+            else if (m.path.type === 'RegularExpression') out.path = { regex: m.path.value }
+            else if (m.path.value !== '/') out.path = { prefix: m.path.value }
+          }
+          if (typeof m.method === 'string') out.methods = [m.method]
+          for (const [key, field] of [
+            ['headers', 'headers'],
+            ['queryParams', 'query'],
+          ] as const) {
+            const list = arr(m[key]).filter(isObj)
+            if (list.length === 0) continue
+            const map: Obj = {}
+            for (const h of list) {
+              if (typeof h.name !== 'string' || typeof h.value !== 'string') continue
+              map[h.name.toLowerCase()] = h.type === 'RegularExpression' ? { regex: h.value } : h.value
+            }
+            out[field] = map
+          }
+          this.unknown(m, ['path', 'method', 'headers', 'queryParams'], source, `${path}.matches[${j}]`)
+          return out
+        })
+        .filter((m) => Object.keys(m).length > 0)
+      if (match.length > 0) route.match = match
+      const split = arr(rule.backendRefs)
+        .filter(isObj)
+        .map((b, j) => ({
+          subset: this.backendSubset(s, String(b.name), source, `${path}.backendRefs[${j}]`),
+          weight: typeof b.weight === 'number' ? b.weight : 1,
+        }))
+        .filter((x) => x.weight > 0)
+      if (split.length > 0) route.split = split
+      const timeout = get(rule, 'timeouts', 'request')
+      if (typeof timeout === 'string') route.timeout = timeout
+      ;(s.routes ??= []).push(route)
+    })
+  }
+
+  trafficSplit(spec: Obj, source: string) {
+    this.unknown(spec, ['service', 'backends', 'matches'], source, 'spec')
+    if (typeof spec.service !== 'string') return
+    const { s } = this.service(spec.service)
+    const split = arr(spec.backends)
+      .filter(isObj)
+      .map((b, i) => ({ subset: this.backendSubset(s, String(b.service), source, `spec.backends[${i}]`), weight: num(b.weight) ?? 0 }))
+      .filter((x) => x.weight > 0)
+    if (spec.matches !== undefined)
+      this.untranslated.push({
+        source,
+        path: 'spec.matches',
+        reason: 'a TrafficSplit scoped to an HTTPRouteGroup: add the match to the route by hand',
+      })
+    if (split.length > 0) (s.routes ??= []).push({ split })
+  }
+
+  trafficTarget(spec: Obj, source: string) {
+    const dest = isObj(spec.destination) ? spec.destination : {}
+    if (typeof dest.name !== 'string') return
+    const { s, name } = this.service(dest.name)
+    this.warnings.push({ source, path: 'spec.destination', reason: `service account ${dest.name} taken as service ${name}` })
+    const from = arr(spec.sources)
+      .filter(isObj)
+      .map((src) => `spiffe://cluster.local/ns/${String(src.namespace ?? 'default')}/sa/${String(src.name)}`)
+    const paths: string[] = []
+    const methods: string[] = []
+    arr(spec.rules).forEach((rule, i) => {
+      if (!isObj(rule) || rule.kind !== 'HTTPRouteGroup') return
+      const group = this.routeGroups.get(String(rule.name))
+      if (group === undefined) {
+        this.untranslated.push({
+          source,
+          path: `spec.rules[${i}]`,
+          reason: `HTTPRouteGroup ${String(rule.name)} not among the imported files`,
+        })
+        return
+      }
+      const wanted = new Set(arr(rule.matches).map(String))
+      for (const m of arr(group.matches).filter(isObj)) {
+        if (wanted.size > 0 && !wanted.has(String(m.name))) continue
+        const re = str(m.pathRegex)
+        if (re !== undefined && /^[/A-Za-z0-9._~-]*$/.test(re)) paths.push(re)
+        else if (re !== undefined)
+          this.untranslated.push({
+            source,
+            path: `HTTPRouteGroup ${String(rule.name)}.matches.${String(m.name)}.pathRegex`,
+            reason: 'authorization paths are exact, prefix* or templates, not regexes',
+          })
+        for (const method of arr(m.methods)) if (method !== '*') methods.push(String(method).toUpperCase())
+      }
+    })
+    const to: Obj = {}
+    if (paths.length > 0) to.paths = paths
+    if (methods.length > 0) to.methods = methods
+    ;(s.authorization ??= []).push({ action: 'ALLOW', ...(from.length > 0 ? { from } : {}), ...(Object.keys(to).length > 0 ? { to } : {}) })
+  }
+}
+
+/** `payments.default.svc.cluster.local` → `payments`. */
+function serviceName(host: string): string {
+  return host.split('.')[0]?.toLowerCase() ?? host
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : []
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined
+}
+
+function get(v: unknown, ...keys: string[]): unknown {
+  let x = v
+  for (const k of keys) x = isObj(x) ? x[k] : undefined
+  return x
+}

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs'
+import { testCall } from '@weft/core/testing'
+import { parsePolicy, type ServicePolicy } from '@weft/policy'
+import { describe, expect, it } from 'vitest'
+import { importMeshConfig, route } from '../src/index.js'
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
+
+describe('weft import', () => {
+  it('the Istio VirtualService + DestinationRule routes as Istio would: header v2 → v2, else 90/10', async () => {
+    const result = importMeshConfig([fixture('istio-virtualservice.yaml'), fixture('istio-destinationrule.yaml')])
+    const policy = parsePolicy(result.yaml)
+    const service = policy.services['my-api'] as ServicePolicy
+
+    const seen: (string | undefined)[] = []
+    const handler = route({ service })(async (call) => {
+      seen.push(call.subset)
+      return { status: 200, headers: {}, body: undefined }
+    })
+    for (let i = 0; i < 50; i++) await handler(testCall({ service: 'my-api', headers: { 'x-version': 'v2' } }))
+    expect(seen.every((s) => s === 'v2')).toBe(true)
+
+    seen.length = 0
+    for (let i = 0; i < 5000; i++) await handler(testCall({ service: 'my-api' }))
+    const v2 = seen.filter((s) => s === 'v2').length / seen.length
+    expect(v2).toBeGreaterThan(0.08)
+    expect(v2).toBeLessThan(0.12)
+    expect(service.subsets).toEqual({ v1: { version: 'v1' }, v2: { version: 'v2' } })
+    expect(service.outlierDetection).toMatchObject({ consecutive5xx: 5, interval: 30_000, baseEjectionTime: 60_000 })
+    expect(service.concurrency).toMatchObject({ maxInFlight: 100, maxPending: 50 })
+  })
+
+  it('reports what it could not translate, with the path, instead of dropping it', () => {
+    const result = importMeshConfig([fixture('istio-destinationrule.yaml'), fixture('istio-extras.yaml')])
+
+    const paths = result.untranslated.map((n) => `${n.source} ${n.path}`)
+    expect(paths).toContain('DestinationRule/my-api spec.trafficPolicy.connectionPool.http.h2UpgradePolicy')
+    expect(paths).toContain('VirtualService/reviews spec.http[0].rewrite')
+    expect(paths).toContain('VirtualService/reviews spec.http[0].corsPolicy')
+    expect(result.untranslated.find((n) => n.path === 'spec.http[0].retries.retryOn')?.reason).toMatch(/cancelled/)
+  })
+
+  it('carries faults, retries (Istio counts retries, weft tries), mirroring, hashing and authorization over', () => {
+    const policy = parsePolicy(importMeshConfig(fixture('istio-extras.yaml')).yaml)
+    const reviews = policy.services.reviews as ServicePolicy
+    const r = reviews.routes[0]
+
+    expect(r?.name).toBe('ratings-faults')
+    expect(r?.fault).toMatchObject({ delay: { fixed: 100, percent: 5 }, abort: { status: 503, percent: 1 } })
+    expect(r?.retries).toMatchObject({ attempts: 3, perTryTimeout: 500, on: ['5xx', 'connect-failure'] })
+    expect(r?.timeout).toBe(3000)
+    expect(r?.mirror).toEqual({ subset: 'v2', percent: 10 })
+    expect(reviews.loadBalancer).toMatchObject({ type: 'ring-hash', hashOn: { header: 'x-user' } })
+    expect(reviews.authorization[0]).toMatchObject({
+      action: 'ALLOW',
+      from: ['spiffe://cluster.local/ns/default/sa/productpage'],
+      to: { methods: ['GET'], paths: ['/ratings*'] },
+    })
+  })
+
+  it('a namespace-wide PeerAuthentication STRICT gives mtls: STRICT', () => {
+    const policy = parsePolicy(importMeshConfig([fixture('istio-peerauthentication.yaml'), fixture('istio-destinationrule.yaml')]).yaml)
+    expect(policy.services['my-api']?.mtls).toBe('STRICT')
+  })
+
+  it('an SMI TrafficSplit becomes a weighted split over backend subsets, with a warning to label the endpoints', () => {
+    const result = importMeshConfig(fixture('smi-trafficsplit.yaml'))
+    const service = parsePolicy(result.yaml).services['e8-render-svc'] as ServicePolicy
+
+    expect(service.routes[0]?.split).toEqual([
+      { subset: 'e8-render-svc-baseline', weight: 50 },
+      { subset: 'e8-render-svc-feature1', weight: 25 },
+      { subset: 'e8-render-svc-feature2', weight: 25 },
+    ])
+    expect(result.warnings.some((w) => /label its endpoints backend: e8-render-svc-feature1/.test(w.reason))).toBe(true)
+  })
+
+  it('a GAMMA HTTPRoute becomes ordered routes: header v2, then 90/10 with a 2 s timeout', () => {
+    const service = parsePolicy(importMeshConfig(fixture('gateway-api-httproute.yaml')).yaml).services['my-api'] as ServicePolicy
+
+    expect(service.routes[0]?.match[0]?.headers['x-version']).toEqual({ exact: 'v2' })
+    expect(service.routes[0]?.split).toEqual([{ subset: 'my-api-v2', weight: 1 }])
+    expect(service.routes[1]?.split).toEqual([
+      { subset: 'my-api-v1', weight: 90 },
+      { subset: 'my-api-v2', weight: 10 },
+    ])
+    expect(service.routes[1]?.timeout).toBe(2000)
+  })
+
+  it('SMI TrafficTarget + HTTPRouteGroup become an ALLOW rule for the source service account', () => {
+    const service = parsePolicy(importMeshConfig(fixture('smi-access.yaml')).yaml).services['service-a'] as ServicePolicy
+    expect(service.authorization[0]).toMatchObject({
+      action: 'ALLOW',
+      from: ['spiffe://cluster.local/ns/default/sa/prometheus'],
+      to: { paths: ['/metrics'], methods: ['GET'] },
+    })
+  })
+
+  it('an unknown kind is reported, and text that is not YAML is a clear error, never a crash', () => {
+    expect(importMeshConfig('apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n').untranslated[0]).toMatchObject({
+      source: 'ConfigMap/x',
+      path: 'kind',
+    })
+    expect(() => importMeshConfig('kind: [unclosed')).toThrow(/not YAML/)
+  })
+})
