@@ -104,3 +104,13 @@ describe('weft import', () => {
     expect(() => importMeshConfig('kind: [unclosed')).toThrow(/not YAML/)
   })
 })
+
+describe('weft import, one file at a time', () => {
+  it('a VirtualService alone still gives a valid policy: its subsets are assumed version-labelled, with a warning', () => {
+    const result = importMeshConfig(fixture('istio-virtualservice.yaml'))
+    const service = parsePolicy(result.yaml).services['my-api'] as ServicePolicy
+
+    expect(service.subsets).toEqual({ v1: { version: 'v1' }, v2: { version: 'v2' } })
+    expect(result.warnings.some((w) => w.path === 'services.my-api.subsets.v2')).toBe(true)
+  })
+})

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { registerCerts } from './certs.js'
 import { registerCheck } from './check.js'
 import { registerControlPlane } from './control-plane.js'
+import { registerImport } from './import.js'
 import { registerRoutes } from './routes.js'
 import { registerTap } from './tap.js'
 import { registerTop } from './top.js'
@@ -10,4 +11,12 @@ import { registerTop } from './top.js'
 export type Register = (program: Command) => void
 
 // Sub-commands register here, one import and one entry each.
-export const commands: Register[] = [registerControlPlane, registerCerts, registerCheck, registerRoutes, registerTop, registerTap]
+export const commands: Register[] = [
+  registerControlPlane,
+  registerCerts,
+  registerCheck,
+  registerRoutes,
+  registerTop,
+  registerTap,
+  registerImport,
+]

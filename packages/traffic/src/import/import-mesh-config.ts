@@ -96,6 +96,7 @@ class Translation {
     for (const { r, source } of this.targets) this.trafficTarget(r, source)
     const services: Obj = {}
     for (const [name, s] of [...this.services].sort(([a], [b]) => a.localeCompare(b))) {
+      this.assumeSubsets(name, s)
       if (s.endpoints === undefined) {
         this.warnings.push({
           source: `service ${name}`,
@@ -111,6 +112,24 @@ class Translation {
     if (Object.keys(this.defaults).length > 0) document.defaults = this.defaults
     document.services = services
     return { document, yaml: stringify(document), untranslated: this.untranslated, warnings: this.warnings }
+  }
+
+  /** Subsets a route names but no imported DestinationRule defines: assumed `version: <name>`, as Istio setups usually label them. */
+  assumeSubsets(name: string, s: Service) {
+    const named = new Set<string>()
+    for (const r of s.routes ?? []) {
+      for (const t of (r.split as Obj[] | undefined) ?? []) named.add(String(t.subset))
+      if (isObj(r.mirror)) named.add(String(r.mirror.subset))
+    }
+    for (const subset of named) {
+      if (s.subsets?.[subset] !== undefined) continue
+      ;(s.subsets ??= {})[subset] = { version: subset }
+      this.warnings.push({
+        source: `service ${name}`,
+        path: `services.${name}.subsets.${subset}`,
+        reason: `subset ${subset} is defined by no imported DestinationRule: assumed labels { version: ${subset} }`,
+      })
+    }
   }
 
   service(host: string): { name: string; s: Service } {

@@ -1,0 +1,62 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parsePolicy } from '@weft/policy'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { runImport } from '../src/commands/import.js'
+import { createProgram } from '../src/index.js'
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../traffic/test/fixtures/${name}`, import.meta.url))
+
+describe('weft import', () => {
+  it('is a registered sub-command with --out and --json', () => {
+    const command = createProgram().commands.find((c) => c.name() === 'import')
+    expect(command?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--out', '--json']))
+  })
+
+  it('prints a policy that validates, and exits 0 when everything translated', async () => {
+    let out = ''
+    let err = ''
+    const code = await runImport(
+      [fixture('istio-virtualservice.yaml')],
+      {},
+      (t) => (out += t),
+      (t) => (err += t),
+    )
+
+    expect(code).toBe(0)
+    expect(parsePolicy(out).services['my-api']?.routes[0]?.split).toEqual([{ subset: 'v2', weight: 100 }])
+    expect(err).not.toContain('not translated')
+  })
+
+  it('writes the policy with --out, lists what did not translate, and exits 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-import-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const target = join(dir, 'mesh.yaml')
+    let err = ''
+
+    const code = await runImport(
+      [fixture('istio-destinationrule.yaml')],
+      { out: target },
+      () => {},
+      (t) => (err += t),
+    )
+
+    expect(code).toBe(2)
+    expect(parsePolicy(await readFile(target, 'utf8')).services['my-api']?.subsets).toEqual({
+      v1: { version: 'v1' },
+      v2: { version: 'v2' },
+    })
+    expect(err).toContain('× not translated: DestinationRule/my-api spec.trafficPolicy.connectionPool.http.h2UpgradePolicy')
+  })
+
+  it('--json gives the document, the untranslated fields and the warnings', async () => {
+    let out = ''
+    await runImport([fixture('smi-trafficsplit.yaml')], { json: true }, (t) => (out += t))
+    const parsed = JSON.parse(out)
+    expect(parsed.document.apiVersion).toBe('weft.dev/v1')
+    expect(parsed.warnings.length).toBeGreaterThan(0)
+    expect(parsed.untranslated).toEqual([])
+  })
+})
