@@ -5,6 +5,7 @@
 import { createBalancer } from '@weft/balancer'
 import { createBreaker } from '@weft/breaker'
 import { compose } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 import { staticSource } from '@weft/discovery'
 import CircuitBreaker from 'opossum'
 import { median, report } from './lib.mjs'
@@ -21,26 +22,7 @@ const PICKERS = [
 ]
 
 function call(headers = {}) {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/',
-    authority: 'payments',
-    headers,
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: 0,
-  }
+  return testCall({ headers })
 }
 
 function endpoints(n, weighted) {

@@ -7,6 +7,7 @@
 import { trace as otel } from '@opentelemetry/api'
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
 import { compose, runWithCall } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 import { createMeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import { inboundTrace, trace, traceAttempts } from '@weft/trace'
 import { Pool } from 'undici'
@@ -17,26 +18,7 @@ const reply = { status: 200, headers: {}, body: undefined }
 const answer = () => Promise.resolve(reply)
 
 function outbound(headers) {
-  return {
-    direction: 'outbound',
-    service: 'payments',
-    method: 'GET',
-    path: '/charge',
-    authority: 'payments',
-    headers,
-    body: null,
-    replayable: true,
-    signal: undefined,
-    deadline: undefined,
-    attempt: 1,
-    route: 'charge',
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
-    startedAt: performance.now(),
-  }
+  return testCall({ path: '/charge', headers, route: 'charge', startedAt: performance.now() })
 }
 
 /** ns of CPU per call of `handler`, median of 5 runs of n calls, 64 in flight at a time. */

@@ -1,5 +1,7 @@
 // The route layer: per-call cost of matching among 1 000 routes, and of the layer with no faults or
 // mirrors. Run: npm run build && node bench/traffic.mjs
+
+import { testCall } from '@weft/core/testing'
 import { parsePolicy } from '@weft/policy'
 import { route } from '@weft/traffic'
 import { report } from './lib.mjs'
@@ -7,26 +9,7 @@ import { report } from './lib.mjs'
 const N = 200_000
 const reply = { status: 200, headers: {}, body: undefined }
 const inner = () => Promise.resolve(reply)
-const base = {
-  direction: 'outbound',
-  service: 'payments',
-  method: 'GET',
-  path: '/',
-  authority: 'payments',
-  headers: {},
-  body: null,
-  replayable: true,
-  signal: undefined,
-  deadline: undefined,
-  attempt: 1,
-  route: undefined,
-  subset: undefined,
-  endpoint: undefined,
-  tried: [],
-  trace: undefined,
-  peer: undefined,
-  startedAt: 0,
-}
+const base = testCall()
 
 function service(routes) {
   const p = parsePolicy({
