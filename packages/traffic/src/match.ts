@@ -27,7 +27,7 @@ export function compileString(m: StringMatch): Test {
   }
   if ('prefix' in m) {
     const x = m.prefix
-    return (v) => v !== undefined && v.startsWith(x)
+    return (v) => v?.startsWith(x) === true
   }
   if ('regex' in m) {
     // the policy refused catastrophic shapes at load; the whole value must match, as Envoy's safe_regex

@@ -29,23 +29,29 @@ export function routeTable<R extends TableRoute>(routes: readonly R[]): RouteTab
     else list.push(i)
   }
 
-  routes.forEach((r, i) => {
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i] as R
     const block = r.match.length === 1 ? r.match[0] : undefined
     const path = block?.path
-    if (block !== undefined && path !== undefined && 'exact' in path) return add(exactPath, path.exact, i)
+    if (block !== undefined && path !== undefined && 'exact' in path) {
+      add(exactPath, path.exact, i)
+      continue
+    }
     if (block !== undefined && path !== undefined && 'prefix' in path) {
       let byLen = prefixes.get(path.prefix.length)
       if (byLen === undefined) prefixes.set(path.prefix.length, (byLen = new Map()))
-      return add(byLen, path.prefix, i)
+      add(byLen, path.prefix, i)
+      continue
     }
     const header = block === undefined ? undefined : Object.entries(block.headers).find(([, m]) => 'exact' in m)
     if (header !== undefined) {
       let byValue = headerExact.get(header[0])
       if (byValue === undefined) headerExact.set(header[0], (byValue = new Map()))
-      return add(byValue, (header[1] as { exact: string }).exact, i)
+      add(byValue, (header[1] as { exact: string }).exact, i)
+      continue
     }
     scanned.push(i)
-  })
+  }
   const prefixLengths = [...prefixes.keys()].sort((a, b) => a - b)
 
   return {
