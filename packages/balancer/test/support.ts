@@ -1,9 +1,9 @@
 /** Test helpers: calls, an endpoint source the test can change, and an inner handler that really sends over HTTP. */
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request } from 'node:http'
 import type { Call, Endpoint, EndpointSource, Handler, Reply } from '@weft/core'
 import { testCall } from '@weft/core/testing'
 import { staticSource } from '@weft/discovery'
+import { listen as listenHttp } from '../../../test/support/servers.js'
 
 export const call = testCall
 
@@ -62,21 +62,15 @@ export interface Upstream {
 
 /** A real node:http server on 127.0.0.1:0 answering with `status` (or what the function says each time). */
 export async function listen(status: number | (() => number)): Promise<Upstream> {
-  const requests: string[] = []
-  const server = createServer((req, res) => {
-    requests.push(req.url ?? '')
+  const up = await listenHttp((_req, res) => {
     res.statusCode = typeof status === 'number' ? status : status()
     res.end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
   return {
-    address: `127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
+    address: up.address,
+    get requests() {
+      return up.requests.map((r) => r.url)
+    },
+    close: up.close,
   }
 }

@@ -1,8 +1,8 @@
 /** Test helpers: a call aimed at a real loopback server, and the inner handler that sends it over node:http. */
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request } from 'node:http'
 import type { Endpoint, Handler, Reply } from '@weft/core'
 import { testCall } from '@weft/core/testing'
+import { listen as listenHttp } from '../../../test/support/servers.js'
 
 export interface Upstream {
   readonly endpoint: Endpoint
@@ -13,22 +13,16 @@ export interface Upstream {
 
 /** A real node:http server on 127.0.0.1:0 answering with `status` (or what the function says each time). */
 export async function listen(status: number | (() => number)): Promise<Upstream> {
-  const requests: string[] = []
-  const server = createServer((req, res) => {
-    requests.push(req.url ?? '')
+  const up = await listenHttp((_req, res) => {
     res.statusCode = typeof status === 'number' ? status : status()
     res.end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
   return {
-    endpoint: { address: `127.0.0.1:${port}`, host: '127.0.0.1', port, labels: {}, weight: 1 },
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
+    endpoint: { address: up.address, host: '127.0.0.1', port: up.port, labels: {}, weight: 1 },
+    get requests() {
+      return up.requests.map((r) => r.url)
+    },
+    close: up.close,
   }
 }
 
