@@ -114,3 +114,48 @@ describe('weft import, one file at a time', () => {
     expect(result.warnings.some((w) => w.path === 'services.my-api.subsets.v2')).toBe(true)
   })
 })
+
+describe('weft import of Istio authorization never widens access', () => {
+  const result = importMeshConfig(fixture('istio-authorization.yaml'))
+  const policy = parsePolicy(result.yaml)
+  const httpbin = policy.services.httpbin as ServicePolicy
+  const notes = (name: string) => result.untranslated.filter((n) => n.source === `AuthorizationPolicy/${name}`)
+
+  it('sources of one rule are OR in Istio, so each becomes its own weft rule (a weft rule ANDs its fields)', () => {
+    const allows = httpbin.authorization.filter((r) => r.action === 'ALLOW')
+    expect(allows).toHaveLength(2)
+    expect(allows[0]).toMatchObject({ from: ['spiffe://cluster.local/ns/default/sa/sleep'], to: { methods: ['GET'], paths: ['/info*'] } })
+    expect(allows[0]?.namespaces).toBeUndefined()
+    expect(allows[1]).toMatchObject({ namespaces: ['dev'], to: { methods: ['GET'] } })
+    expect(allows[1]?.from).toBeUndefined()
+    expect(allows[1]?.when?.headers['x-tenant']).toEqual({ exact: 'acme' })
+  })
+
+  it('an ALLOW rule with a condition weft lacks is left out (allows less), and reported with its path', () => {
+    expect(httpbin.authorization.some((r) => r.to?.methods?.includes('POST'))).toBe(false)
+    expect(notes('httpbin-readers')).toEqual([
+      expect.objectContaining({ path: 'spec.rules[1].from[0].source.requestPrincipals', reason: expect.stringMatching(/allows less/) }),
+    ])
+  })
+
+  it('a DENY rule with a condition weft lacks is kept without it (denies more), and reported', () => {
+    expect(httpbin.authorization.find((r) => r.action === 'DENY')).toMatchObject({ to: { methods: ['DELETE'] } })
+    expect(notes('httpbin-no-delete')[0]).toMatchObject({
+      path: 'spec.rules[0].to[0].operation.notPaths',
+      reason: expect.stringMatching(/denies more/),
+    })
+  })
+
+  it('an ALLOW policy without rules denies everything, as in Istio (weft allows a service without rules)', () => {
+    expect(policy.services.vault?.authorization).toEqual([expect.objectContaining({ action: 'DENY' })])
+    expect(result.warnings.some((w) => w.path === 'services.vault.authorization')).toBe(true)
+  })
+
+  it('a selector on more labels than app is reported, not widened to the whole service or namespace', () => {
+    expect(httpbin.mtls).not.toBe('DISABLE')
+    expect(policy.defaults?.mtls).not.toBe('DISABLE')
+    expect(result.untranslated).toContainEqual(
+      expect.objectContaining({ source: 'PeerAuthentication/httpbin-v1-only', path: 'spec.selector' }),
+    )
+  })
+})

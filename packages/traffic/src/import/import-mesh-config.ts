@@ -60,6 +60,8 @@ class Translation {
   readonly warnings: ImportNote[] = []
   readonly routeGroups = new Map<string, Obj>()
   readonly targets: { r: Obj; source: string }[] = []
+  /** Services an Istio ALLOW policy without rules closes. */
+  readonly allowNothing = new Set<string>()
 
   resource(r: unknown) {
     if (!isObj(r) || typeof r.kind !== 'string') {
@@ -94,6 +96,17 @@ class Translation {
 
   result(): ImportResult {
     for (const { r, source } of this.targets) this.trafficTarget(r, source)
+    for (const name of this.allowNothing) {
+      const s = this.services.get(name) as Service
+      if ((s.authorization ?? []).some((r) => r.action === 'ALLOW')) continue
+      // weft denies by default only once a service has ALLOW rules; with none, deny everything outright
+      ;(s.authorization ??= []).push({ action: 'DENY' })
+      this.warnings.push({
+        source: `service ${name}`,
+        path: `services.${name}.authorization`,
+        reason: 'an Istio ALLOW policy without rules denies every call: became a DENY rule matching everything',
+      })
+    }
     const services: Obj = {}
     for (const [name, s] of [...this.services].sort(([a], [b]) => a.localeCompare(b))) {
       this.assumeSubsets(name, s)
@@ -342,20 +355,30 @@ class Translation {
       this.untranslated.push({ source, path: 'spec.mtls.mode', reason: `mode ${mode} is not STRICT, PERMISSIVE or DISABLE` })
       return
     }
-    const app = str(get(spec, 'selector', 'matchLabels', 'app'))
-    if (app === undefined) this.defaults.mtls = mode
-    else this.service(app).s.mtls = mode
+    if (spec.selector === undefined) {
+      this.defaults.mtls = mode
+      return
+    }
+    const app = this.selectedApp(spec, source)
+    if (app !== undefined) this.service(app).s.mtls = mode
   }
 
+  /**
+   * Istio ORs the sources of a rule and ORs its operations, and ANDs the fields inside one source or
+   * operation; a weft rule ANDs everything, so each (source, operation) pair becomes one weft rule.
+   * A condition that does not translate never widens access: an ALLOW rule holding one is left out
+   * (narrower than Istio), a DENY rule keeps the rest (broader than Istio); both are reported.
+   */
   authorizationPolicy(spec: Obj, source: string) {
     this.unknown(spec, ['selector', 'action', 'rules'], source, 'spec')
-    const app = str(get(spec, 'selector', 'matchLabels', 'app'))
+    const app = this.selectedApp(spec, source)
     if (app === undefined) {
-      this.untranslated.push({
-        source,
-        path: 'spec.selector',
-        reason: 'namespace-wide authorization: weft authorizes per service; repeat it under each service',
-      })
+      if (spec.selector === undefined)
+        this.untranslated.push({
+          source,
+          path: 'spec.selector',
+          reason: 'namespace-wide authorization: weft authorizes per service; repeat it under each service',
+        })
       return
     }
     const action = str(spec.action) ?? 'ALLOW'
@@ -363,42 +386,91 @@ class Translation {
       this.untranslated.push({ source, path: 'spec.action', reason: `action ${action} has no weft equivalent` })
       return
     }
-    const { s } = this.service(app)
-    arr(spec.rules).forEach((rule, i) => {
+    const { s, name } = this.service(app)
+    const rules = arr(spec.rules)
+    if (action === 'ALLOW' && rules.length === 0) {
+      // Istio: an ALLOW policy without rules matches nothing, so the workload denies every call
+      this.allowNothing.add(name)
+      return
+    }
+    rules.forEach((rule, i) => {
       if (!isObj(rule)) return
       const path = `spec.rules[${i}]`
-      const out: Obj = { action }
-      const principals: string[] = []
-      const namespaces: string[] = []
+      const lost: ImportNote[] = []
+      const note = (p: string, reason: string) => lost.push({ source, path: p, reason })
+      for (const key of Object.keys(rule)) if (!['from', 'to', 'when'].includes(key)) note(`${path}.${key}`, 'no weft equivalent')
+      const froms: Obj[] = []
       arr(rule.from).forEach((f, j) => {
-        const src = isObj(f) && isObj(f.source) ? f.source : {}
-        this.unknown(src, ['principals', 'namespaces'], source, `${path}.from[${j}].source`)
-        for (const p of arr(src.principals)) principals.push(String(p) === '*' ? '*' : `spiffe://${String(p)}`)
-        for (const n of arr(src.namespaces)) namespaces.push(String(n))
+        if (!isObj(f)) return
+        for (const key of Object.keys(f)) if (key !== 'source') note(`${path}.from[${j}].${key}`, 'no weft equivalent')
+        const src = isObj(f.source) ? f.source : {}
+        for (const key of Object.keys(src))
+          if (!['principals', 'namespaces'].includes(key)) note(`${path}.from[${j}].source.${key}`, 'no weft equivalent')
+        const out: Obj = {}
+        const principals = arr(src.principals).map((p) => spiffePattern(String(p)))
+        const namespaces = arr(src.namespaces).map(String)
+        if (principals.length > 0) out.from = principals
+        if (namespaces.length > 0) out.namespaces = namespaces
+        froms.push(out)
       })
-      if (principals.length > 0) out.from = principals
-      if (namespaces.length > 0) out.namespaces = namespaces
-      const paths: string[] = []
-      const methods: string[] = []
+      const tos: Obj[] = []
       arr(rule.to).forEach((t, j) => {
-        const op = isObj(t) && isObj(t.operation) ? t.operation : {}
-        this.unknown(op, ['paths', 'methods'], source, `${path}.to[${j}].operation`)
-        for (const p of arr(op.paths)) paths.push(String(p))
-        for (const m of arr(op.methods)) methods.push(String(m).toUpperCase())
+        if (!isObj(t)) return
+        for (const key of Object.keys(t)) if (key !== 'operation') note(`${path}.to[${j}].${key}`, 'no weft equivalent')
+        const op = isObj(t.operation) ? t.operation : {}
+        for (const key of Object.keys(op))
+          if (!['paths', 'methods'].includes(key)) note(`${path}.to[${j}].operation.${key}`, 'no weft equivalent')
+        const paths = arr(op.paths).map(String)
+        const methods = arr(op.methods).map((m) => String(m).toUpperCase())
+        tos.push(
+          paths.length > 0 || methods.length > 0
+            ? { to: { ...(paths.length > 0 ? { paths } : {}), ...(methods.length > 0 ? { methods } : {}) } }
+            : {},
+        )
       })
-      if (paths.length > 0 || methods.length > 0)
-        out.to = { ...(paths.length > 0 ? { paths } : {}), ...(methods.length > 0 ? { methods } : {}) }
+      let when: Obj | undefined
       arr(rule.when).forEach((w, j) => {
         const key = isObj(w) ? str(w.key) : undefined
         const header = key?.match(/^request\.headers\[(.+)\]$/)?.[1]
         const values = isObj(w) ? arr(w.values).map(String) : []
-        if (header !== undefined && values.length === 1) {
-          const when = (out.when ??= { headers: {} }) as { headers: Obj }
-          when.headers[header.toLowerCase()] = values[0]
-        } else this.untranslated.push({ source, path: `${path}.when[${j}]`, reason: 'only a request header with one value translates' })
+        const other = isObj(w) ? Object.keys(w).filter((k) => k !== 'key' && k !== 'values') : []
+        if (header !== undefined && values.length === 1 && other.length === 0) {
+          when ??= { headers: {} }
+          ;(when.headers as Obj)[header.toLowerCase()] = values[0]
+        } else note(`${path}.when[${j}]`, 'only a request header with one value translates')
       })
-      ;(s.authorization ??= []).push(out)
+      if (lost.length > 0) {
+        const effect =
+          action === 'DENY'
+            ? 'the DENY rule is kept without it, so it denies more than Istio would'
+            : `the ${action} rule is left out, so it ${action === 'ALLOW' ? 'allows less' : 'audits less'} than Istio would`
+        for (const n of lost) this.untranslated.push({ ...n, reason: `${n.reason}; ${effect}` })
+        if (action !== 'DENY') return
+      }
+      for (const f of froms.length > 0 ? froms : [{}])
+        for (const t of tos.length > 0 ? tos : [{}]) {
+          const out: Obj = { action, ...f, ...t }
+          if (when !== undefined) out.when = when
+          ;(s.authorization ??= []).push(out)
+        }
     })
+  }
+
+  /** The `app` label a selector names; a selector on other labels is reported and yields nothing. */
+  selectedApp(spec: Obj, source: string): string | undefined {
+    if (spec.selector === undefined) return undefined
+    const labels = get(spec, 'selector', 'matchLabels')
+    const app = str(get(labels, 'app'))
+    const others = isObj(labels) ? Object.keys(labels).filter((k) => k !== 'app') : []
+    if (app === undefined || others.length > 0 || (isObj(spec.selector) && Object.keys(spec.selector).some((k) => k !== 'matchLabels'))) {
+      this.untranslated.push({
+        source,
+        path: 'spec.selector',
+        reason: 'weft applies this per service: only a selector on the app label alone translates (app → service)',
+      })
+      return undefined
+    }
+    return app
   }
 
   // --- Gateway API (GAMMA) and SMI ---------------------------------------------------------
@@ -523,6 +595,11 @@ class Translation {
     if (methods.length > 0) to.methods = methods
     ;(s.authorization ??= []).push({ action: 'ALLOW', ...(from.length > 0 ? { from } : {}), ...(Object.keys(to).length > 0 ? { to } : {}) })
   }
+}
+
+/** An Istio principal as a weft pattern: `cluster.local/ns/a/sa/b` → `spiffe://cluster.local/ns/a/sa/b`; `*` and `*suffix` stay. */
+function spiffePattern(principal: string): string {
+  return principal.startsWith('*') || principal.startsWith('spiffe://') ? principal : `spiffe://${principal}`
 }
 
 /** `payments.default.svc.cluster.local` → `payments`. */
