@@ -159,3 +159,72 @@ describe('weft import of Istio authorization never widens access', () => {
     )
   })
 })
+
+describe('weft import of the less common shapes', () => {
+  it('a GAMMA HTTPRoute: a mirror filter, retries (+1: Gateway API counts retries), exact path, method and query', () => {
+    const result = importMeshConfig(fixture('gateway-api-extras.yaml'))
+    const reviews = parsePolicy(result.yaml).services.reviews as ServicePolicy
+
+    expect(reviews.routes[0]?.match[0]).toMatchObject({
+      path: { exact: '/reviews/health' },
+      methods: ['GET'],
+      query: { debug: { exact: '1' } },
+    })
+    expect(reviews.routes[0]?.mirror).toEqual({ subset: 'reviews-v3', percent: 25 })
+    expect(reviews.routes[0]?.retries).toMatchObject({ attempts: 3, on: [503] })
+    expect(reviews.routes[0]?.timeout).toBe(5000)
+    expect(reviews.routes[1]?.split).toEqual([
+      { subset: 'reviews-v1', weight: 3 },
+      { subset: 'reviews-v2', weight: 1 },
+    ])
+    expect(result.untranslated.map((n) => `${n.source} ${n.path}`).sort()).toEqual([
+      'HTTPRoute/reviews-mesh spec.hostnames',
+      'HTTPRoute/reviews-mesh spec.parentRefs[1]',
+      'HTTPRoute/reviews-mesh spec.rules[0].filters[1]',
+      'HTTPRoute/reviews-mesh spec.rules[0].retry.backoff',
+      'HTTPRoute/reviews-mesh spec.rules[0].timeouts.backendRequest',
+      'HTTPRoute/storefront spec.parentRefs[0]',
+    ])
+    expect(parsePolicy(result.yaml).services.storefront).toBeUndefined()
+  })
+
+  it('SMI v1alpha1 quantity weights (500m : 1) keep their ratio, inside a kubectl List', () => {
+    const website = parsePolicy(importMeshConfig(fixture('smi-v1alpha1.yaml')).yaml).services.website as ServicePolicy
+    expect(website.routes[0]?.split).toEqual([
+      { subset: 'website-v1', weight: 500 },
+      { subset: 'website-v2', weight: 1000 },
+    ])
+  })
+
+  it('each HTTPRouteGroup match is its own ALLOW rule; a path regex weft cannot express is left out and reported', () => {
+    const result = importMeshConfig(fixture('smi-v1alpha1.yaml'))
+    const website = parsePolicy(result.yaml).services.website as ServicePolicy
+    const from = ['spiffe://cluster.local/ns/shop/sa/frontend']
+
+    expect(website.authorization).toEqual([
+      expect.objectContaining({ action: 'ALLOW', from, to: { paths: ['/api/*'], methods: ['GET'] } }),
+      expect.objectContaining({ action: 'ALLOW', from, to: { paths: ['/api/orders'], methods: ['POST'] } }),
+    ])
+    expect(result.untranslated).toEqual([
+      expect.objectContaining({ source: 'TrafficTarget/api-access', path: 'HTTPRouteGroup/api-routes matches.odd.pathRegex' }),
+    ])
+    const other = importMeshConfig(fixture('smi-v1alpha1.yaml'), { trustDomain: 'prod.example' })
+    expect(parsePolicy(other.yaml).services.website?.authorization[0]?.from).toEqual(['spiffe://prod.example/ns/shop/sa/frontend'])
+  })
+
+  it('Istio fields weft lacks are each reported; header presence and absence carry over', () => {
+    const result = importMeshConfig(fixture('istio-unsupported.yaml'))
+    const ratings = parsePolicy(result.yaml).services.ratings as ServicePolicy
+
+    expect(ratings.routes[0]?.match[0]?.headers).toEqual({ 'x-canary': { present: true }, 'x-legacy': { present: false } })
+    expect(ratings.loadBalancer).toMatchObject({ type: 'ring-hash', hashOn: { cookie: 'user' } })
+    expect(result.untranslated.map((n) => `${n.source} ${n.path}`).sort()).toEqual([
+      'DestinationRule/ratings spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
+      'DestinationRule/ratings spec.trafficPolicy.loadBalancer.warmupDurationSecs',
+      'VirtualService/ratings spec.http[0].match[0].method',
+      'VirtualService/ratings spec.http[0].mirror',
+      'VirtualService/ratings spec.http[0].route[0].destination.port',
+      'VirtualService/ratings spec.http[1].route[1].destination.subset',
+    ])
+  })
+})

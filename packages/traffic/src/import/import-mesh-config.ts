@@ -37,9 +37,16 @@ type Service = {
   authorization?: Obj[]
 }
 
+export interface ImportOptions {
+  /** Trust domain of the SPIFFE IDs made from SMI service accounts. Default `'cluster.local'` (Istio's and Kubernetes' default). */
+  trustDomain?: string
+}
+
+export const IMPORT_DEFAULTS = { trustDomain: 'cluster.local' } as const satisfies Required<ImportOptions>
+
 /** Translates YAML text (one or many files, each possibly multi-document) into a weft policy. */
-export function importMeshConfig(texts: string | readonly string[]): ImportResult {
-  const t = new Translation()
+export function importMeshConfig(texts: string | readonly string[], options: ImportOptions = {}): ImportResult {
+  const t = new Translation(options.trustDomain ?? IMPORT_DEFAULTS.trustDomain)
   for (const text of typeof texts === 'string' ? [texts] : texts) {
     const docs = parseAllDocuments(text)
     for (const doc of Array.isArray(docs) ? docs : [docs]) {
@@ -54,6 +61,8 @@ export function importMeshConfig(texts: string | readonly string[]): ImportResul
 }
 
 class Translation {
+  constructor(readonly trustDomain: string) {}
+
   readonly services = new Map<string, Service>()
   readonly defaults: Obj = {}
   readonly untranslated: ImportNote[] = []
@@ -66,6 +75,11 @@ class Translation {
   resource(r: unknown) {
     if (!isObj(r) || typeof r.kind !== 'string') {
       this.untranslated.push({ source: '(document)', path: '', reason: 'not a Kubernetes resource (no kind)' })
+      return
+    }
+    if (r.kind === 'List') {
+      // what `kubectl get -o yaml` prints for several resources
+      for (const item of arr(r.items)) this.resource(item)
       return
     }
     const source = `${r.kind}/${str(get(r, 'metadata', 'name')) ?? '?'}`
@@ -200,18 +214,27 @@ class Translation {
           })
           return
         }
-        if (typeof dest.subset === 'string')
-          split.push({ subset: dest.subset, weight: typeof d.weight === 'number' ? d.weight : dests.length === 1 ? 100 : 0 })
         this.unknown(d, ['destination', 'weight'], source, `${path}.route[${j}]`)
+        this.unknown(dest, ['host', 'subset'], source, `${path}.route[${j}].destination`)
+        const weight = typeof d.weight === 'number' ? d.weight : dests.length === 1 ? 100 : 0
+        if (typeof dest.subset === 'string') split.push({ subset: dest.subset, weight })
+        else if (dests.length > 1 && weight > 0)
+          this.untranslated.push({
+            source,
+            path: `${path}.route[${j}].destination.subset`,
+            reason: `a ${weight} share to the service as a whole: a weft split is across subsets`,
+          })
       })
       if (split.length > 0) route.split = split.filter((x) => (x.weight as number) > 0)
       if (typeof h.timeout === 'string') route.timeout = h.timeout
       if (isObj(h.retries)) route.retries = this.istioRetries(h.retries, source, `${path}.retries`)
       if (isObj(h.fault)) route.fault = this.istioFault(h.fault, source, `${path}.fault`)
       if (isObj(h.mirror)) {
-        const pct = num(get(h, 'mirrorPercentage', 'value')) ?? 100
-        if (typeof h.mirror.subset === 'string') route.mirror = { subset: h.mirror.subset, percent: pct }
-        else this.untranslated.push({ source, path: `${path}.mirror`, reason: 'a mirror without a subset of this service' })
+        const pct = num(get(h, 'mirrorPercentage', 'value')) ?? num(h.mirror_percent) ?? 100
+        this.unknown(h.mirror, ['host', 'subset'], source, `${path}.mirror`)
+        const other = typeof h.mirror.host === 'string' && serviceName(h.mirror.host) !== name
+        if (typeof h.mirror.subset === 'string' && !other) route.mirror = { subset: h.mirror.subset, percent: pct }
+        else this.untranslated.push({ source, path: `${path}.mirror`, reason: 'weft mirrors to a subset of the same service only' })
       }
       ;(s.routes ??= []).push(route)
     })
@@ -219,16 +242,26 @@ class Translation {
 
   istioMatch(m: unknown, source: string, path: string): Obj | undefined {
     if (!isObj(m)) return undefined
-    this.unknown(m, ['uri', 'headers', 'queryParams', 'method', 'name'], source, path)
+    this.unknown(m, ['uri', 'headers', 'queryParams', 'method', 'name', 'withoutHeaders'], source, path)
     const out: Obj = {}
     if (isObj(m.uri)) out.path = this.stringMatch(m.uri, source, `${path}.uri`)
-    if (isObj(m.method) && typeof m.method.exact === 'string') out.methods = [m.method.exact.toUpperCase()]
+    if (isObj(m.method)) {
+      if (typeof m.method.exact === 'string' && Object.keys(m.method).length === 1) out.methods = [m.method.exact.toUpperCase()]
+      else this.untranslated.push({ source, path: `${path}.method`, reason: 'only an exact method translates' })
+    }
+    if (isObj(m.withoutHeaders)) {
+      const map = (out.headers ??= {}) as Obj
+      for (const [k, v] of Object.entries(m.withoutHeaders)) {
+        if (isObj(v) && Object.keys(v).length === 0) map[k.toLowerCase()] = { present: false }
+        else this.untranslated.push({ source, path: `${path}.withoutHeaders.${k}`, reason: 'only the absence of a header translates' })
+      }
+    }
     for (const [key, field] of [
       ['headers', 'headers'],
       ['queryParams', 'query'],
     ] as const) {
       if (!isObj(m[key])) continue
-      const map: Obj = {}
+      const map = (out[field] ?? {}) as Obj
       for (const [k, v] of Object.entries(m[key] as Obj))
         if (isObj(v)) map[k.toLowerCase()] = this.stringMatch(v, source, `${path}.${key}.${k}`)
       out[field] = map
@@ -237,6 +270,8 @@ class Translation {
   }
 
   stringMatch(m: Obj, source: string, path: string): unknown {
+    // Istio: an empty matcher on a header or query parameter means "present"
+    if (Object.keys(m).length === 0 && !path.endsWith('.uri')) return { present: true }
     if (typeof m.exact === 'string') return m.exact
     if (typeof m.prefix === 'string') return { prefix: m.prefix }
     if (typeof m.regex === 'string') return { regex: m.regex }
@@ -293,6 +328,13 @@ class Translation {
     if (isObj(tp.loadBalancer)) {
       const simple = tp.loadBalancer.simple
       const hash = tp.loadBalancer.consistentHash
+      this.unknown(tp.loadBalancer, ['simple', 'consistentHash'], source, 'spec.trafficPolicy.loadBalancer')
+      if (isObj(hash)) {
+        this.unknown(hash, ['httpHeaderName', 'httpCookie'], source, 'spec.trafficPolicy.loadBalancer.consistentHash')
+        // a cookie with a ttl is one Envoy sets when missing; weft only hashes a cookie the caller sends
+        if (isObj(hash.httpCookie))
+          this.unknown(hash.httpCookie, ['name'], source, 'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie')
+      }
       if (simple === 'ROUND_ROBIN') s.loadBalancer = 'round-robin'
       else if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') s.loadBalancer = 'least-request'
       else if (isObj(hash) && typeof hash.httpHeaderName === 'string')
@@ -484,16 +526,50 @@ class Translation {
 
   httpRoute(spec: Obj, source: string) {
     this.unknown(spec, ['parentRefs', 'rules', 'hostnames'], source, 'spec')
-    const parent = arr(spec.parentRefs).find((p) => isObj(p) && (p.kind === 'Service' || p.group === ''))
-    if (!isObj(parent) || typeof parent.name !== 'string') {
-      this.untranslated.push({ source, path: 'spec.parentRefs', reason: 'not mesh routing: the parent is a Gateway, not a Service' })
-      return
+    const parents: string[] = []
+    arr(spec.parentRefs).forEach((p, i) => {
+      if (!isObj(p)) return
+      if ((p.kind === 'Service' || (p.kind === undefined && p.group === '')) && typeof p.name === 'string') {
+        this.unknown(p, ['group', 'kind', 'name', 'namespace', 'port'], source, `spec.parentRefs[${i}]`)
+        if (p.port !== undefined)
+          this.warnings.push({ source, path: `spec.parentRefs[${i}].port`, reason: `the routes apply to every port of ${p.name}` })
+        parents.push(p.name)
+      } else
+        this.untranslated.push({
+          source,
+          path: `spec.parentRefs[${i}]`,
+          reason: `not mesh routing: the parent is a ${String(p.kind ?? 'Gateway')}, not a Service`,
+        })
+    })
+    if (parents.length === 0) return
+    if (Array.isArray(spec.hostnames) && spec.hostnames.length > 0)
+      this.untranslated.push({ source, path: 'spec.hostnames', reason: 'weft routes within a service and matches no host name' })
+    for (const parent of parents) this.httpRouteRules(spec, source, parent, parent === parents[0])
+  }
+
+  /** The rules of an HTTPRoute as routes of one parent Service; notes are written for the first parent only. */
+  httpRouteRules(spec: Obj, source: string, parent: string, report: boolean) {
+    const { s } = this.service(parent)
+    const t = report ? this : { untranslated: [] as ImportNote[], warnings: [] as ImportNote[], unknown: () => {} }
+    const subsetOf = (name: string, path: string) => {
+      ;(s.subsets ??= {})[name] = { backend: name }
+      t.warnings.push({ source, path, reason: `backend ${name} became subset ${name}: label its endpoints backend: ${name}` })
+      return name
     }
-    const { s } = this.service(parent.name)
+    const backendRef = (b: Obj, path: string): string | undefined => {
+      t.unknown(b, ['group', 'kind', 'name', 'namespace', 'port', 'weight', 'filters'], source, path)
+      if ((b.kind !== undefined && b.kind !== 'Service') || typeof b.name !== 'string') {
+        t.untranslated.push({ source, path, reason: 'only a Service backend translates' })
+        return undefined
+      }
+      if (b.namespace !== undefined)
+        t.warnings.push({ source, path: `${path}.namespace`, reason: `backend ${b.name} taken from the route's namespace` })
+      return subsetOf(b.name, path)
+    }
     arr(spec.rules).forEach((rule, i) => {
       if (!isObj(rule)) return
       const path = `spec.rules[${i}]`
-      this.unknown(rule, ['matches', 'backendRefs', 'timeouts', 'name'], source, path)
+      t.unknown(rule, ['matches', 'backendRefs', 'timeouts', 'name', 'filters', 'retry'], source, path)
       const route: Obj = {}
       if (typeof rule.name === 'string') route.name = rule.name
       const match = arr(rule.matches)
@@ -513,27 +589,53 @@ class Translation {
             const list = arr(m[key]).filter(isObj)
             if (list.length === 0) continue
             const map: Obj = {}
-            for (const h of list) {
-              if (typeof h.name !== 'string' || typeof h.value !== 'string') continue
+            list.forEach((h, k) => {
+              if (typeof h.name !== 'string' || typeof h.value !== 'string') return
+              t.unknown(h, ['name', 'value', 'type'], source, `${path}.matches[${j}].${key}[${k}]`)
               map[h.name.toLowerCase()] = h.type === 'RegularExpression' ? { regex: h.value } : h.value
-            }
+            })
             out[field] = map
           }
-          this.unknown(m, ['path', 'method', 'headers', 'queryParams'], source, `${path}.matches[${j}]`)
+          t.unknown(m, ['path', 'method', 'headers', 'queryParams'], source, `${path}.matches[${j}]`)
           return out
         })
         .filter((m) => Object.keys(m).length > 0)
       if (match.length > 0) route.match = match
-      const split = arr(rule.backendRefs)
-        .filter(isObj)
-        .map((b, j) => ({
-          subset: this.backendSubset(s, String(b.name), source, `${path}.backendRefs[${j}]`),
-          weight: typeof b.weight === 'number' ? b.weight : 1,
-        }))
-        .filter((x) => x.weight > 0)
+      const split: Obj[] = []
+      arr(rule.backendRefs).forEach((b, j) => {
+        if (!isObj(b)) return
+        const bpath = `${path}.backendRefs[${j}]`
+        if (b.filters !== undefined)
+          t.untranslated.push({ source, path: `${bpath}.filters`, reason: 'per-backend filters have no weft equivalent' })
+        const subset = backendRef(b, bpath)
+        const weight = typeof b.weight === 'number' ? b.weight : 1
+        if (subset !== undefined && weight > 0) split.push({ subset, weight })
+      })
       if (split.length > 0) route.split = split
-      const timeout = get(rule, 'timeouts', 'request')
-      if (typeof timeout === 'string') route.timeout = timeout
+      arr(rule.filters).forEach((f, j) => {
+        const fpath = `${path}.filters[${j}]`
+        if (isObj(f) && f.type === 'RequestMirror' && isObj(f.requestMirror) && isObj(f.requestMirror.backendRef)) {
+          const m = f.requestMirror
+          t.unknown(m, ['backendRef', 'percent', 'fraction'], source, `${fpath}.requestMirror`)
+          const subset = backendRef(m.backendRef as Obj, `${fpath}.requestMirror.backendRef`)
+          const fraction = isObj(m.fraction) ? (num(m.fraction.numerator) ?? 0) / (num(m.fraction.denominator) ?? 100) : undefined
+          const percent = num(m.percent) ?? (fraction !== undefined ? fraction * 100 : 100)
+          if (subset !== undefined) route.mirror = { subset, percent }
+        } else t.untranslated.push({ source, path: fpath, reason: `filter ${isObj(f) ? String(f.type) : '?'} has no weft equivalent` })
+      })
+      if (isObj(rule.timeouts)) {
+        t.unknown(rule.timeouts, ['request'], source, `${path}.timeouts`)
+        if (typeof rule.timeouts.request === 'string') route.timeout = rule.timeouts.request
+      }
+      if (isObj(rule.retry)) {
+        // Gateway API counts retries; weft counts every try
+        t.unknown(rule.retry, ['attempts', 'codes'], source, `${path}.retry`)
+        const retries: Obj = {}
+        if (typeof rule.retry.attempts === 'number') retries.attempts = rule.retry.attempts + 1
+        const codes = arr(rule.retry.codes).filter((c) => typeof c === 'number')
+        if (codes.length > 0) retries.on = codes
+        route.retries = retries
+      }
       ;(s.routes ??= []).push(route)
     })
   }
@@ -542,10 +644,21 @@ class Translation {
     this.unknown(spec, ['service', 'backends', 'matches'], source, 'spec')
     if (typeof spec.service !== 'string') return
     const { s } = this.service(spec.service)
-    const split = arr(spec.backends)
-      .filter(isObj)
-      .map((b, i) => ({ subset: this.backendSubset(s, String(b.service), source, `spec.backends[${i}]`), weight: num(b.weight) ?? 0 }))
-      .filter((x) => x.weight > 0)
+    const split: Obj[] = []
+    arr(spec.backends).forEach((b, i) => {
+      if (!isObj(b)) return
+      this.unknown(b, ['service', 'weight'], source, `spec.backends[${i}]`)
+      const weight = quantity(b.weight)
+      if (weight === undefined) {
+        this.untranslated.push({
+          source,
+          path: `spec.backends[${i}].weight`,
+          reason: `weight ${JSON.stringify(b.weight)} is not a number or quantity`,
+        })
+        return
+      }
+      if (weight > 0) split.push({ subset: this.backendSubset(s, String(b.service), source, `spec.backends[${i}]`), weight })
+    })
     if (spec.matches !== undefined)
       this.untranslated.push({
         source,
@@ -555,18 +668,29 @@ class Translation {
     if (split.length > 0) (s.routes ??= []).push({ split })
   }
 
+  /**
+   * One ALLOW rule per HTTPRouteGroup match (its path AND its methods), from every source. A match
+   * whose path regex has no weft pattern is left out (allows less) and reported.
+   */
   trafficTarget(spec: Obj, source: string) {
+    this.unknown(spec, ['destination', 'sources', 'rules'], source, 'spec')
     const dest = isObj(spec.destination) ? spec.destination : {}
     if (typeof dest.name !== 'string') return
+    this.unknown(dest, ['kind', 'name', 'namespace', 'port'], source, 'spec.destination')
+    if (dest.port !== undefined)
+      this.untranslated.push({ source, path: 'spec.destination.port', reason: 'weft authorizes a service on every port' })
     const { s, name } = this.service(dest.name)
     this.warnings.push({ source, path: 'spec.destination', reason: `service account ${dest.name} taken as service ${name}` })
     const from = arr(spec.sources)
       .filter(isObj)
-      .map((src) => `spiffe://cluster.local/ns/${String(src.namespace ?? 'default')}/sa/${String(src.name)}`)
-    const paths: string[] = []
-    const methods: string[] = []
+      .map((src) => `spiffe://${this.trustDomain}/ns/${String(src.namespace ?? 'default')}/sa/${String(src.name)}`)
+    const base: Obj = { action: 'ALLOW', ...(from.length > 0 ? { from } : {}) }
+    let emitted = 0
     arr(spec.rules).forEach((rule, i) => {
-      if (!isObj(rule) || rule.kind !== 'HTTPRouteGroup') return
+      if (!isObj(rule) || rule.kind !== 'HTTPRouteGroup') {
+        this.untranslated.push({ source, path: `spec.rules[${i}]`, reason: 'only HTTPRouteGroup rules translate' })
+        return
+      }
       const group = this.routeGroups.get(String(rule.name))
       if (group === undefined) {
         this.untranslated.push({
@@ -579,22 +703,44 @@ class Translation {
       const wanted = new Set(arr(rule.matches).map(String))
       for (const m of arr(group.matches).filter(isObj)) {
         if (wanted.size > 0 && !wanted.has(String(m.name))) continue
-        const re = str(m.pathRegex)
-        if (re !== undefined && /^[/A-Za-z0-9._~-]*$/.test(re)) paths.push(re)
-        else if (re !== undefined)
+        const mpath = `HTTPRouteGroup/${String(rule.name)} matches.${String(m.name)}`
+        const extra = Object.keys(m).filter((k) => !['name', 'pathRegex', 'methods'].includes(k))
+        const paths = pathPatterns(str(m.pathRegex))
+        if (paths === undefined || extra.length > 0) {
           this.untranslated.push({
             source,
-            path: `HTTPRouteGroup ${String(rule.name)}.matches.${String(m.name)}.pathRegex`,
-            reason: 'authorization paths are exact, prefix* or templates, not regexes',
+            path: paths === undefined ? `${mpath}.pathRegex` : `${mpath}.${extra.join(', ')}`,
+            reason: `${paths === undefined ? 'authorization paths are exact, prefix* or templates, not regexes' : 'no weft equivalent'}; the match is left out, so it allows less than SMI would`,
           })
-        for (const method of arr(m.methods)) if (method !== '*') methods.push(String(method).toUpperCase())
+          continue
+        }
+        const methods = arr(m.methods).map((x) => String(x).toUpperCase())
+        const to: Obj = {}
+        if (paths.length > 0) to.paths = paths
+        if (methods.length > 0 && !methods.includes('*')) to.methods = methods
+        ;(s.authorization ??= []).push({ ...base, ...(Object.keys(to).length > 0 ? { to } : {}) })
+        emitted++
       }
     })
-    const to: Obj = {}
-    if (paths.length > 0) to.paths = paths
-    if (methods.length > 0) to.methods = methods
-    ;(s.authorization ??= []).push({ action: 'ALLOW', ...(from.length > 0 ? { from } : {}), ...(Object.keys(to).length > 0 ? { to } : {}) })
+    if (arr(spec.rules).length === 0) (s.authorization ??= []).push(base)
+    else if (emitted === 0) this.allowNothing.add(name)
   }
+}
+
+/** An SMI path regex as weft authorization paths: `[]` for any path, undefined when it has no weft pattern. */
+function pathPatterns(re: string | undefined): string[] | undefined {
+  if (re === undefined || re === '.*' || re === '/.*') return []
+  const literal = /^\^?(\/[A-Za-z0-9._~/-]*?)(\.\*)?\$?$/.exec(re)
+  if (literal === null || /\.(?!\*$)/.test(re.replace(/\\\./g, ''))) return undefined
+  return [literal[2] !== undefined ? `${literal[1]}*` : (literal[1] as string)]
+}
+
+/** An SMI weight: a number or a Kubernetes quantity (`500m`, `1`), in thousandths so ratios stay whole. */
+function quantity(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : undefined
+  const m = typeof v === 'string' ? /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(v) : null
+  if (m === null) return undefined
+  return m[2] === 'm' ? Number(m[1]) : Number(m[1]) * 1000
 }
 
 /** An Istio principal as a weft pattern: `cluster.local/ns/a/sa/b` → `spiffe://cluster.local/ns/a/sa/b`; `*` and `*suffix` stay. */
