@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -58,5 +58,18 @@ describe('weft import', () => {
     expect(parsed.document.apiVersion).toBe('weft.dev/v1')
     expect(parsed.warnings.length).toBeGreaterThan(0)
     expect(parsed.untranslated).toEqual([])
+  })
+})
+
+describe('weft import of files it cannot read', () => {
+  it('rejects with the file named, so the command prints one line and exits 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-import-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const bad = join(dir, 'bad.yaml')
+    await writeFile(bad, 'kind: [unclosed\n')
+
+    await expect(runImport([fixture('istio-virtualservice.yaml'), bad], {}, () => {})).rejects.toThrow(
+      new RegExp(`weft import: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not YAML`),
+    )
   })
 })

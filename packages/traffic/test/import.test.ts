@@ -228,3 +228,57 @@ describe('weft import of the less common shapes', () => {
     ])
   })
 })
+
+describe('weft import of hostile input: a clear error or a reported field, never a crash', () => {
+  const vs = (extra: string) =>
+    `kind: VirtualService\nmetadata: { name: x }\nspec:\n  hosts: [ x ]\n  http:\n    - route: [ { destination: { host: x, subset: v1 } } ]\n${extra}`
+
+  it('an alias bomb, a custom tag, a document over 1 MiB and nesting past 64 levels are refused with WEFT_INVALID_ARGUMENT', () => {
+    const bomb = [
+      'a: &a [1,1,1,1,1,1,1,1,1,1]',
+      ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${`*${'abcdefg'[i]},`.repeat(10)}]`),
+    ].join('\n')
+    const cases: [string, RegExp][] = [
+      [bomb, /alias/i],
+      ['kind: !!js/function "function () {}"', /tag/i],
+      [`# ${'x'.repeat(1_048_577)}`, /over the limit of 1048576/],
+      [`kind: VirtualService\nspec: ${'['.repeat(70)}${']'.repeat(70)}`, /deeper than the limit of 64/],
+    ]
+    for (const [text, message] of cases) {
+      const err = (() => {
+        try {
+          importMeshConfig(text)
+        } catch (e) {
+          return e as { code?: string; message: string }
+        }
+      })()
+      expect(err?.code).toBe('WEFT_INVALID_ARGUMENT')
+      expect(err?.message).toMatch(message)
+    }
+  })
+
+  it('__proto__ keys and YAML merge keys are reported with their path and never reach the output or Object.prototype', () => {
+    const result = importMeshConfig(
+      'kind: DestinationRule\nmetadata: { name: x }\nspec:\n  host: x\n  subsets:\n    - { name: v1, labels: { version: v1, __proto__: { polluted: yes } } }\n    - { name: v2, labels: { <<: { version: v2 } } }\n',
+    )
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(result.untranslated.map((n) => n.path)).toEqual(['spec.subsets[0].labels.__proto__', 'spec.subsets[1].labels.<<'])
+    expect(parsePolicy(result.yaml).services.x?.subsets.v1).toEqual({ version: 'v1' })
+  })
+
+  it('a catastrophic regex is refused by the policy it would go into, naming the field', () => {
+    expect(() => importMeshConfig(vs('      match: [ { uri: { regex: "(a+)+$" } } ]\n'))).toThrow(
+      /not valid: services\.x\.routes\[0\]\.match\[0\]\.path/,
+    )
+  })
+
+  it('scalars, lists, resources without a kind and fields of the wrong type are reported, not crashed on', () => {
+    const result = importMeshConfig(['just a string', '- a\n- list', 'metadata: { name: nokind }', vs('      timeout: 5\n'), ''])
+    expect(result.untranslated.map((n) => `${n.source} ${n.path}`)).toEqual([
+      '(document) ',
+      '(document) ',
+      '(document) ',
+      'VirtualService/x spec.http[0].timeout',
+    ])
+  })
+})

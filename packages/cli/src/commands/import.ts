@@ -8,14 +8,18 @@ export interface ImportFlags {
   json?: boolean
 }
 
-/** Exit codes: 0 when everything translated, 2 when some fields did not (the policy is still written). */
+/**
+ * Exit codes: 0 when everything translated, 2 when some fields did not (the policy is still written);
+ * input that cannot be read (not YAML, too large, a translation the policy refuses) rejects, and
+ * the `weft` command prints the message and exits 1.
+ */
 export const IMPORT_EXIT = { complete: 0, partial: 2 } as const
 
 export function registerImport(program: Command): void {
   program
     .command('import')
     .description(
-      'translate Istio (VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy), Gateway API HTTPRoute and SMI files into a weft policy',
+      'translate Istio (VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy), Gateway API HTTPRoute and SMI files into a weft policy; exit 2 when some fields did not translate',
     )
     .argument('<files...>', 'YAML files, each with one or more resources')
     .option('--out <file>', 'write the policy here instead of standard output')
@@ -33,7 +37,7 @@ export async function runImport(
   err: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<number> {
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
-  const result = importMeshConfig(texts)
+  const result = importMeshConfig(texts, { names: files })
   const code = result.untranslated.length > 0 ? IMPORT_EXIT.partial : IMPORT_EXIT.complete
   if (flags.json) {
     out(`${JSON.stringify({ document: result.document, untranslated: result.untranslated, warnings: result.warnings }, null, 2)}\n`)

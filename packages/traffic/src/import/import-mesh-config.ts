@@ -2,7 +2,8 @@
  * `weft import`: Istio, Gateway API (GAMMA) and SMI resources translated into one weft policy
  * document. Every field it cannot carry over is reported with its path; nothing is dropped silently.
  */
-import { WeftError } from '@weft/core'
+import { isWeftError, WeftError } from '@weft/core'
+import { POLICY_DEFAULTS, parsePolicy } from '@weft/policy'
 import { parseAllDocuments, stringify } from 'yaml'
 
 /** A field of the input that did not make it into the policy, or a translation the user should check. */
@@ -40,28 +41,82 @@ type Service = {
 export interface ImportOptions {
   /** Trust domain of the SPIFFE IDs made from SMI service accounts. Default `'cluster.local'` (Istio's and Kubernetes' default). */
   trustDomain?: string
+  /** Names of the texts (file paths), used in error messages. Default: `file 1`, `file 2`, … */
+  names?: readonly string[]
 }
 
-export const IMPORT_DEFAULTS = { trustDomain: 'cluster.local' } as const satisfies Required<ImportOptions>
+export const IMPORT_DEFAULTS = { trustDomain: 'cluster.local' } as const satisfies ImportOptions
 
-/** Translates YAML text (one or many files, each possibly multi-document) into a weft policy. */
+/**
+ * Translates YAML text (one or many files, each possibly multi-document) into a weft policy that
+ * `parsePolicy` accepts. Throws `WEFT_INVALID_ARGUMENT` for input that is not YAML, too large, too
+ * deep, an alias bomb or custom-tagged, and for a translation the policy refuses (a catastrophic
+ * regex, say), naming the field.
+ */
 export function importMeshConfig(texts: string | readonly string[], options: ImportOptions = {}): ImportResult {
   const t = new Translation(options.trustDomain ?? IMPORT_DEFAULTS.trustDomain)
-  for (const text of typeof texts === 'string' ? [texts] : texts) {
-    const docs = parseAllDocuments(text)
-    for (const doc of Array.isArray(docs) ? docs : [docs]) {
-      if (doc.errors.length > 0) throw new WeftError('WEFT_INVALID_ARGUMENT', `weft import: not YAML: ${doc.errors[0]?.message}`)
-      // aliases bounded as the policy loader bounds them: no billion laughs
-      const value = doc.toJS({ maxAliasCount: 100 }) as unknown
+  const { maxBytes, maxAliasCount } = POLICY_DEFAULTS.limits
+  ;(typeof texts === 'string' ? [texts] : texts).forEach((text, file) => {
+    const where = `weft import: ${options.names?.[file] ?? (typeof texts === 'string' ? 'the text' : `file ${file + 1}`)}`
+    const bytes = Buffer.byteLength(text, 'utf8')
+    if (bytes > maxBytes) throw invalid(`${where}: ${bytes} bytes, over the limit of ${maxBytes}`)
+    for (const doc of parseAllDocuments(text, { merge: false })) {
+      const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
+      if (problem !== undefined) throw invalid(`${where}: not YAML weft can read: ${problem.message}`)
+      let value: unknown
+      try {
+        value = doc.toJS({ maxAliasCount })
+      } catch (cause) {
+        // the yaml package's answer to an alias bomb
+        throw invalid(`${where}: ${(cause as Error).message}`, cause)
+      }
       if (value === null || value === undefined) continue
-      t.resource(value)
+      t.resource(t.plain(value, resourceName(value), '', 0))
     }
+  })
+  const result = t.result()
+  try {
+    parsePolicy(result.yaml)
+  } catch (cause) {
+    const issues = isWeftError(cause) ? (cause.details as { issues?: { path: string; message: string }[] } | undefined)?.issues : undefined
+    const detail = issues?.map((i) => `${i.path}: ${i.message}`).join('; ') ?? (cause as Error).message
+    throw invalid(`weft import: the translated policy is not valid: ${detail}`, cause)
   }
-  return t.result()
+  return result
+}
+
+function invalid(message: string, cause?: unknown): WeftError {
+  return new WeftError('WEFT_INVALID_ARGUMENT', message, cause === undefined ? undefined : { cause })
+}
+
+function resourceName(v: unknown): string {
+  return isObj(v) && typeof v.kind === 'string' ? `${v.kind}/${str(get(v, 'metadata', 'name')) ?? '?'}` : '(document)'
 }
 
 class Translation {
   constructor(readonly trustDomain: string) {}
+
+  /**
+   * A copy of a parsed resource made of plain data only, at most 64 levels deep; keys that could
+   * reach a prototype (`__proto__`, `constructor`, `prototype`) and YAML merge keys (`<<`) are left
+   * out and reported.
+   */
+  plain(v: unknown, source: string, path: string, depth: number): unknown {
+    if (typeof v !== 'object' || v === null) return v
+    if (depth >= POLICY_DEFAULTS.limits.maxDepth)
+      throw invalid(`weft import: ${source} ${path}: nested deeper than the limit of ${POLICY_DEFAULTS.limits.maxDepth} levels`)
+    if (Array.isArray(v)) return v.map((x, i) => this.plain(x, source, `${path}[${i}]`, depth + 1))
+    const out: Obj = {}
+    for (const [k, x] of Object.entries(v)) {
+      const p = path ? `${path}.${k}` : k
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype' || k === '<<') {
+        this.untranslated.push({ source, path: p, reason: k === '<<' ? 'YAML merge keys are not read' : 'a key weft refuses everywhere' })
+        continue
+      }
+      out[k] = this.plain(x, source, p, depth + 1)
+    }
+    return out
+  }
 
   readonly services = new Map<string, Service>()
   readonly defaults: Obj = {}
@@ -227,6 +282,7 @@ class Translation {
       })
       if (split.length > 0) route.split = split.filter((x) => (x.weight as number) > 0)
       if (typeof h.timeout === 'string') route.timeout = h.timeout
+      else if (h.timeout !== undefined) this.untranslated.push({ source, path: `${path}.timeout`, reason: 'not a duration string' })
       if (isObj(h.retries)) route.retries = this.istioRetries(h.retries, source, `${path}.retries`)
       if (isObj(h.fault)) route.fault = this.istioFault(h.fault, source, `${path}.fault`)
       if (isObj(h.mirror)) {
@@ -285,6 +341,8 @@ class Translation {
     // Istio counts retries; weft counts every try, the first included
     if (typeof r.attempts === 'number') out.attempts = r.attempts + 1
     if (typeof r.perTryTimeout === 'string') out.perTryTimeout = r.perTryTimeout
+    else if (r.perTryTimeout !== undefined)
+      this.untranslated.push({ source, path: `${path}.perTryTimeout`, reason: 'not a duration string' })
     if (typeof r.retryOn === 'string') {
       const on: unknown[] = []
       for (const cond of r.retryOn.split(',').map((x) => x.trim())) {
