@@ -282,3 +282,43 @@ describe('weft import of hostile input: a clear error or a reported field, never
     ])
   })
 })
+
+describe('weft import names services after Kubernetes hosts only', () => {
+  const vs = (name: string, hosts: string) =>
+    `kind: VirtualService\nmetadata: { name: ${name} }\nspec:\n  hosts: ${hosts}\n  http:\n    - route: [ { destination: { host: payments, subset: v1 } } ]\n`
+
+  it('name, name.namespace and name.namespace.svc.cluster.local are services; wildcards, external hosts and the second host are reported', () => {
+    const result = importMeshConfig([
+      vs('a', '[ payments.prod.svc.cluster.local, payments-admin ]'),
+      vs('b', '[ "*.example.com" ]'),
+      vs('c', '[ api.example.com ]'),
+    ])
+    expect(Object.keys(parsePolicy(result.yaml).services)).toEqual(['payments'])
+    expect(result.untranslated.map((n) => `${n.source} ${n.path}`)).toEqual([
+      'VirtualService/a spec.hosts[1]',
+      'VirtualService/b spec.hosts[0]',
+      'VirtualService/c spec.hosts[0]',
+    ])
+  })
+
+  it('one name from two namespaces is merged with a warning, and two namespace-wide mTLS modes are a conflict reported', () => {
+    const pa = (ns: string, mode: string) =>
+      `kind: PeerAuthentication\nmetadata: { name: default, namespace: ${ns} }\nspec: { mtls: { mode: ${mode} } }\n`
+    const result = importMeshConfig([
+      vs('a', '[ payments.prod ]'),
+      vs('b', '[ payments.staging ]'),
+      pa('prod', 'STRICT'),
+      pa('staging', 'PERMISSIVE'),
+    ])
+
+    expect(result.warnings).toContainEqual(
+      expect.objectContaining({ path: 'services.payments', reason: expect.stringMatching(/prod, staging/) }),
+    )
+    expect(result.document.defaults).toEqual({ mtls: 'STRICT' })
+    expect(result.untranslated).toEqual([
+      // weft keeps the routes in one list, and the first VirtualService's catch-all takes every call
+      expect.objectContaining({ source: 'VirtualService/b', path: 'spec.http[0]', reason: expect.stringMatching(/never reached/) }),
+      expect.objectContaining({ source: 'PeerAuthentication/default', path: 'spec.mtls.mode' }),
+    ])
+  })
+})

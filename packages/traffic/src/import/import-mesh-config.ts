@@ -124,6 +124,10 @@ class Translation {
   readonly warnings: ImportNote[] = []
   readonly routeGroups = new Map<string, Obj>()
   readonly targets: { r: Obj; source: string }[] = []
+  /** `metadata.namespace` of the resource being read. */
+  namespace: string | undefined
+  /** Namespaces each service name was seen in: weft names services without one. */
+  readonly namespaces = new Map<string, Set<string>>()
   /** Services an Istio ALLOW policy without rules closes. */
   readonly allowNothing = new Set<string>()
 
@@ -138,6 +142,7 @@ class Translation {
       return
     }
     const source = `${r.kind}/${str(get(r, 'metadata', 'name')) ?? '?'}`
+    this.namespace = str(get(r, 'metadata', 'namespace'))
     const spec = isObj(r.spec) ? r.spec : {}
     switch (r.kind) {
       case 'VirtualService':
@@ -165,6 +170,13 @@ class Translation {
 
   result(): ImportResult {
     for (const { r, source } of this.targets) this.trafficTarget(r, source)
+    for (const [name, seen] of this.namespaces)
+      if (seen.size > 1)
+        this.warnings.push({
+          source: `service ${name}`,
+          path: `services.${name}`,
+          reason: `merged from namespaces ${[...seen].join(', ')}: weft names a service without its namespace; import one namespace at a time`,
+        })
     for (const name of this.allowNothing) {
       const s = this.services.get(name) as Service
       if ((s.authorization ?? []).some((r) => r.action === 'ALLOW')) continue
@@ -214,8 +226,41 @@ class Translation {
     }
   }
 
+  /** A Kubernetes service host: `name`, `name.namespace`, `name.namespace.svc[.<cluster domain>]`; anything else is reported. */
+  isServiceHost(host: string, source: string, path: string): boolean {
+    const labels = host.split('.')
+    if (labels.length <= 2 || labels[2] === 'svc') {
+      if (!host.includes('*')) return true
+    }
+    this.untranslated.push({
+      source,
+      path,
+      reason: `${host} is not a Kubernetes service (a wildcard or an external host): weft routes the services of its policy`,
+    })
+    return false
+  }
+
+  /** Appends a route unless an earlier one already takes every call (the policy refuses a route never reached). */
+  addRoute(s: Service, route: Obj, source: string, path: string) {
+    const last = s.routes?.[s.routes.length - 1]
+    if (last !== undefined && last.match === undefined) {
+      this.untranslated.push({
+        source,
+        path,
+        reason: `never reached: an earlier route${typeof last.name === 'string' ? ` (${last.name})` : ''} takes every call`,
+      })
+      return
+    }
+    ;(s.routes ??= []).push(route)
+  }
+
   service(host: string): { name: string; s: Service } {
     const name = serviceName(host)
+    const ns = host.split('.')[1] ?? this.namespace
+    if (ns !== undefined) {
+      const seen = this.namespaces.get(name) ?? new Set<string>()
+      this.namespaces.set(name, seen.add(ns))
+    }
     let s = this.services.get(name)
     if (s === undefined) this.services.set(name, (s = {}))
     return { name, s }
@@ -240,7 +285,12 @@ class Translation {
       this.untranslated.push({ source, path: 'spec.hosts', reason: 'no host' })
       return
     }
-    if (hosts.length > 1) this.warnings.push({ source, path: 'spec.hosts', reason: `routes applied to the first host only (${hosts[0]})` })
+    hosts
+      .slice(1)
+      .forEach((h, i) =>
+        this.untranslated.push({ source, path: `spec.hosts[${i + 1}]`, reason: `routes translated for ${hosts[0]} only, not for ${h}` }),
+      )
+    if (!this.isServiceHost(hosts[0] as string, source, 'spec.hosts[0]')) return
     const { name, s } = this.service(hosts[0] as string)
     arr(spec.http).forEach((h, i) => {
       if (!isObj(h)) return
@@ -292,7 +342,7 @@ class Translation {
         if (typeof h.mirror.subset === 'string' && !other) route.mirror = { subset: h.mirror.subset, percent: pct }
         else this.untranslated.push({ source, path: `${path}.mirror`, reason: 'weft mirrors to a subset of the same service only' })
       }
-      ;(s.routes ??= []).push(route)
+      this.addRoute(s, route, source, path)
     })
   }
 
@@ -373,7 +423,7 @@ class Translation {
 
   destinationRule(spec: Obj, source: string) {
     this.unknown(spec, ['host', 'subsets', 'trafficPolicy'], source, 'spec')
-    if (typeof spec.host !== 'string') return
+    if (typeof spec.host !== 'string' || !this.isServiceHost(spec.host, source, 'spec.host')) return
     const { s } = this.service(spec.host)
     arr(spec.subsets).forEach((sub, i) => {
       if (!isObj(sub) || typeof sub.name !== 'string') return
@@ -456,7 +506,13 @@ class Translation {
       return
     }
     if (spec.selector === undefined) {
-      this.defaults.mtls = mode
+      if (this.defaults.mtls !== undefined && this.defaults.mtls !== mode)
+        this.untranslated.push({
+          source,
+          path: 'spec.mtls.mode',
+          reason: `weft has one default mode and another namespace-wide PeerAuthentication set ${String(this.defaults.mtls)}: set mtls per service`,
+        })
+      else this.defaults.mtls = mode
       return
     }
     const app = this.selectedApp(spec, source)
@@ -694,7 +750,7 @@ class Translation {
         if (codes.length > 0) retries.on = codes
         route.retries = retries
       }
-      ;(s.routes ??= []).push(route)
+      this.addRoute(s, route, source, path)
     })
   }
 
@@ -723,7 +779,7 @@ class Translation {
         path: 'spec.matches',
         reason: 'a TrafficSplit scoped to an HTTPRouteGroup: add the match to the route by hand',
       })
-    if (split.length > 0) (s.routes ??= []).push({ split })
+    if (split.length > 0) this.addRoute(s, { split }, source, 'spec')
   }
 
   /**
