@@ -285,11 +285,8 @@ class Translation {
       this.untranslated.push({ source, path: 'spec.hosts', reason: 'no host' })
       return
     }
-    hosts
-      .slice(1)
-      .forEach((h, i) =>
-        this.untranslated.push({ source, path: `spec.hosts[${i + 1}]`, reason: `routes translated for ${hosts[0]} only, not for ${h}` }),
-      )
+    for (let i = 1; i < hosts.length; i++)
+      this.untranslated.push({ source, path: `spec.hosts[${i}]`, reason: `routes translated for ${hosts[0]} only, not for ${hosts[i]}` })
     if (!this.isServiceHost(hosts[0] as string, source, 'spec.hosts[0]')) return
     const { name, s } = this.service(hosts[0] as string)
     arr(spec.http).forEach((h, i) => {
