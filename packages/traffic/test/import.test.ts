@@ -322,3 +322,25 @@ describe('weft import names services after Kubernetes hosts only', () => {
     ])
   })
 })
+
+describe('weft import of a Linkerd ServiceProfile', () => {
+  const result = importMeshConfig(fixture('linkerd-serviceprofile.yaml'))
+  const books = parsePolicy(result.yaml).services.books as ServicePolicy
+
+  it('routes keep their conditions (any → match blocks), timeouts and retryability; the budget goes to the service', () => {
+    expect(books.routes[0]).toMatchObject({
+      name: 'GET-books-id-.json',
+      match: [{ methods: ['GET'], path: { regex: '/books/[^/]*\\.json' } }],
+      timeout: 300,
+      retries: { attempts: 3, unsafe: true },
+    })
+    expect(books.routes[1]?.match.map((m) => m.methods)).toEqual([['PUT'], ['DELETE']])
+    expect(books.routes[1]?.retries.attempts).toBe(1)
+    expect(books.retries.budget).toMatchObject({ ratio: 0.2, minPerSecond: 10, window: 10_000 })
+  })
+
+  it('a negated condition leaves its route out; response classes are reported', () => {
+    expect(books.routes.some((r) => r.name === 'not-HEAD')).toBe(false)
+    expect(result.untranslated.map((n) => n.path)).toEqual(['spec.routes[2].condition.not', 'spec.routes[3].responseClasses'])
+  })
+})

@@ -36,6 +36,7 @@ type Service = {
   outlierDetection?: Obj
   concurrency?: Obj
   authorization?: Obj[]
+  retries?: Obj
 }
 
 export interface ImportOptions {
@@ -163,6 +164,8 @@ class Translation {
       case 'TrafficTarget':
         this.targets.push({ r: spec, source })
         return
+      case 'ServiceProfile':
+        return this.serviceProfile(spec, source, str(get(r, 'metadata', 'name')))
       default:
         this.untranslated.push({ source, path: 'kind', reason: `kind ${r.kind} is not one weft import knows` })
     }
@@ -250,6 +253,19 @@ class Translation {
         reason: `never reached: an earlier route${typeof last.name === 'string' ? ` (${last.name})` : ''} takes every call`,
       })
       return
+    }
+    if (typeof route.name === 'string') {
+      // weft route names are identifiers, unique in a service; a ServiceProfile's are free text ("GET /books/{id}")
+      const base =
+        route.name
+          .replace(/[^A-Za-z0-9._-]+/g, '-')
+          .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
+          .slice(0, 60) || 'route'
+      let name = base
+      for (let n = 2; s.routes?.some((r) => r.name === name); n++) name = `${base}-${n}`
+      if (name !== route.name)
+        this.warnings.push({ source, path: `${path}.name`, reason: `route name ${JSON.stringify(route.name)} became ${name}` })
+      route.name = name
     }
     ;(s.routes ??= []).push(route)
   }
@@ -624,6 +640,91 @@ class Translation {
       return undefined
     }
     return app
+  }
+
+  // --- Linkerd ----------------------------------------------------------------------------
+
+  /** A Linkerd ServiceProfile: its routes (first match wins, as in Linkerd) with their timeouts and retries, and the retry budget. */
+  serviceProfile(spec: Obj, source: string, host: string | undefined) {
+    this.unknown(spec, ['routes', 'retryBudget'], source, 'spec')
+    if (host === undefined || !this.isServiceHost(host, source, 'metadata.name')) return
+    const { s } = this.service(host)
+    if (isObj(spec.retryBudget)) {
+      const b = spec.retryBudget
+      this.unknown(b, ['retryRatio', 'minRetriesPerSecond', 'ttl'], source, 'spec.retryBudget')
+      const budget: Obj = {}
+      if (typeof b.retryRatio === 'number') budget.ratio = b.retryRatio
+      if (typeof b.minRetriesPerSecond === 'number') budget.minPerSecond = b.minRetriesPerSecond
+      if (typeof b.ttl === 'string') budget.window = b.ttl
+      s.retries = { budget }
+    }
+    arr(spec.routes).forEach((r, i) => {
+      if (!isObj(r)) return
+      const path = `spec.routes[${i}]`
+      this.unknown(r, ['name', 'condition', 'timeout', 'isRetryable', 'responseClasses'], source, path)
+      if (r.responseClasses !== undefined)
+        this.untranslated.push({
+          source,
+          path: `${path}.responseClasses`,
+          reason: 'weft classifies 5xx and connection errors as failures; it has no per-route classes',
+        })
+      const match = isObj(r.condition) ? this.linkerdCondition(r.condition, source, `${path}.condition`) : undefined
+      if (match === undefined) return
+      const route: Obj = { match }
+      if (typeof r.name === 'string') route.name = r.name
+      if (typeof r.timeout === 'string') route.timeout = r.timeout
+      if (r.isRetryable === true) {
+        route.retries = { attempts: 3, unsafe: true }
+        this.warnings.push({
+          source,
+          path: `${path}.isRetryable`,
+          reason:
+            'Linkerd bounds retries by the budget alone; weft also caps the tries per call: attempts 3, unsafe (the route was declared retryable)',
+        })
+      } else route.retries = { attempts: 1 }
+      this.addRoute(s, route, source, path)
+    })
+  }
+
+  /** A Linkerd request condition as weft match blocks (OR); undefined when part of it does not translate. */
+  linkerdCondition(c: Obj, source: string, path: string): Obj[] | undefined {
+    const fail = (p: string, reason: string) => {
+      this.untranslated.push({ source, path: p, reason: `${reason}; the route is left out` })
+      return undefined
+    }
+    for (const key of Object.keys(c))
+      if (!['method', 'pathRegex', 'all', 'any'].includes(key)) return fail(`${path}.${key}`, 'no weft equivalent')
+    let blocks: Obj[] = [{}]
+    if (typeof c.method === 'string') blocks = [{ methods: [c.method.toUpperCase()] }]
+    if (typeof c.pathRegex === 'string') blocks = blocks.map((b) => ({ ...b, path: { regex: c.pathRegex } }))
+    if (Array.isArray(c.all))
+      for (const [j, sub] of c.all.entries()) {
+        const inner = isObj(sub) ? this.linkerdCondition(sub, source, `${path}.all[${j}]`) : undefined
+        if (inner === undefined) return undefined
+        const next: Obj[] = []
+        for (const a of blocks)
+          for (const b of inner) {
+            if (Object.keys(b).some((k) => k in a)) return fail(`${path}.all[${j}]`, 'two conditions on one field')
+            next.push({ ...a, ...b })
+          }
+        blocks = next
+      }
+    if (Array.isArray(c.any)) {
+      const alternatives: Obj[] = []
+      for (const [j, sub] of c.any.entries()) {
+        const inner = isObj(sub) ? this.linkerdCondition(sub, source, `${path}.any[${j}]`) : undefined
+        if (inner === undefined) return undefined
+        alternatives.push(...inner)
+      }
+      const next: Obj[] = []
+      for (const a of blocks)
+        for (const b of alternatives) {
+          if (Object.keys(b).some((k) => k in a)) return fail(`${path}.any`, 'two conditions on one field')
+          next.push({ ...a, ...b })
+        }
+      blocks = next
+    }
+    return blocks
   }
 
   // --- Gateway API (GAMMA) and SMI ---------------------------------------------------------
