@@ -188,11 +188,12 @@ describe('weft import of the less common shapes', () => {
     expect(parsePolicy(result.yaml).services.storefront).toBeUndefined()
   })
 
-  it('SMI v1alpha1 quantity weights (500m : 1) keep their ratio, inside a kubectl List', () => {
+  it('SMI v1alpha1 quantity weights (500m : "1" : 1) keep their ratio, inside a kubectl List', () => {
     const website = parsePolicy(importMeshConfig(fixture('smi-v1alpha1.yaml')).yaml).services.website as ServicePolicy
     expect(website.routes[0]?.split).toEqual([
       { subset: 'website-v1', weight: 500 },
       { subset: 'website-v2', weight: 1000 },
+      { subset: 'website-v3', weight: 1000 },
     ])
   })
 
@@ -275,9 +276,9 @@ describe('weft import of hostile input: a clear error or a reported field, never
   it('scalars, lists, resources without a kind and fields of the wrong type are reported, not crashed on', () => {
     const result = importMeshConfig(['just a string', '- a\n- list', 'metadata: { name: nokind }', vs('      timeout: 5\n'), ''])
     expect(result.untranslated.map((n) => `${n.source} ${n.path}`)).toEqual([
-      '(document) ',
-      '(document) ',
-      '(document) ',
+      '(file 1, document 1) (whole document)',
+      '(file 2, document 1) (whole document)',
+      '(file 3, document 1) (whole document)',
       'VirtualService/x spec.http[0].timeout',
     ])
   })

@@ -61,7 +61,9 @@ export function importMeshConfig(texts: string | readonly string[], options: Imp
     const where = `weft import: ${options.names?.[file] ?? (typeof texts === 'string' ? 'the text' : `file ${file + 1}`)}`
     const bytes = Buffer.byteLength(text, 'utf8')
     if (bytes > maxBytes) throw invalid(`${where}: ${bytes} bytes, over the limit of ${maxBytes}`)
+    let index = 0
     for (const doc of parseAllDocuments(text, { merge: false })) {
+      index++
       const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
       if (problem !== undefined) throw invalid(`${where}: not YAML weft can read: ${problem.message}`)
       let value: unknown
@@ -72,6 +74,7 @@ export function importMeshConfig(texts: string | readonly string[], options: Imp
         throw invalid(`${where}: ${(cause as Error).message}`, cause)
       }
       if (value === null || value === undefined) continue
+      t.document = `${where.slice('weft import: '.length)}, document ${index}`
       t.resource(t.plain(value, resourceName(value), '', 0))
     }
   })
@@ -125,6 +128,8 @@ class Translation {
   readonly warnings: ImportNote[] = []
   readonly routeGroups = new Map<string, Obj>()
   readonly targets: { r: Obj; source: string }[] = []
+  /** Where the resource being read is, for notes on what is not a resource: `file 2, document 1`. */
+  document = ''
   /** `metadata.namespace` of the resource being read. */
   namespace: string | undefined
   /** Namespaces each service name was seen in: weft names services without one. */
@@ -134,7 +139,7 @@ class Translation {
 
   resource(r: unknown) {
     if (!isObj(r) || typeof r.kind !== 'string') {
-      this.untranslated.push({ source: '(document)', path: '', reason: 'not a Kubernetes resource (no kind)' })
+      this.untranslated.push({ source: `(${this.document})`, path: '(whole document)', reason: 'not a Kubernetes resource (no kind)' })
       return
     }
     if (r.kind === 'List') {
@@ -860,7 +865,10 @@ class Translation {
     arr(spec.backends).forEach((b, i) => {
       if (!isObj(b)) return
       this.unknown(b, ['service', 'weight'], source, `spec.backends[${i}]`)
-      const weight = quantity(b.weight)
+      // v1alpha1 weights are quantities: once one is written `500m`, a plain 1 means 1000m too
+      const scale = arr(spec.backends).some((x) => isObj(x) && typeof x.weight === 'string') && typeof b.weight === 'number' ? 1000 : 1
+      const q = quantity(b.weight)
+      const weight = q === undefined ? undefined : q * scale
       if (weight === undefined) {
         this.untranslated.push({
           source,
