@@ -51,9 +51,12 @@ describe('weft import', () => {
     expect(err).toContain('× not translated: DestinationRule/my-api spec.trafficPolicy.connectionPool.http.h2UpgradePolicy')
   })
 
-  it('--json gives the document, the untranslated fields and the warnings', async () => {
+  it('--json gives the document, the untranslated fields and the warnings; --out still gets the policy', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-import-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     let out = ''
-    await runImport([fixture('smi-trafficsplit.yaml')], { json: true }, (t) => (out += t))
+    await runImport([fixture('smi-trafficsplit.yaml')], { json: true, out: join(dir, 'mesh.yaml') }, (t) => (out += t))
+    expect(parsePolicy(await readFile(join(dir, 'mesh.yaml'), 'utf8')).services['e8-render-svc']?.routes[0]?.split).toHaveLength(3)
     const parsed = JSON.parse(out)
     expect(parsed.document.apiVersion).toBe('weft.dev/v1')
     expect(parsed.warnings.length).toBeGreaterThan(0)

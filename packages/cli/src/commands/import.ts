@@ -23,7 +23,7 @@ export function registerImport(program: Command): void {
     )
     .argument('<files...>', 'YAML files, each with one or more resources')
     .option('--out <file>', 'write the policy here instead of standard output')
-    .option('--json', 'print { document, untranslated, warnings } as JSON')
+    .option('--json', 'print { document, untranslated, warnings } as JSON on stdout (with --out, the policy YAML still goes to the file)')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = await runImport(files, flags)
     })
@@ -39,12 +39,13 @@ export async function runImport(
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
   const result = importMeshConfig(texts, { names: files })
   const code = result.untranslated.length > 0 ? IMPORT_EXIT.partial : IMPORT_EXIT.complete
+  // --out gets the policy YAML whatever is printed, so `--json --out mesh.yaml` is a policy file plus a report
+  if (flags.out !== undefined) await writeFile(flags.out, result.yaml)
   if (flags.json) {
     out(`${JSON.stringify({ document: result.document, untranslated: result.untranslated, warnings: result.warnings }, null, 2)}\n`)
     return code
   }
-  if (flags.out !== undefined) await writeFile(flags.out, result.yaml)
-  else out(result.yaml)
+  if (flags.out === undefined) out(result.yaml)
   for (const n of result.untranslated) err(`× not translated: ${n.source} ${n.path}: ${n.reason}\n`)
   for (const n of result.warnings) err(`‼ check: ${n.source} ${n.path}: ${n.reason}\n`)
   return code
