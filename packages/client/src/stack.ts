@@ -10,7 +10,7 @@ import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import type { ServicePolicy } from '@weft/policy'
 import { retry } from '@weft/retry'
 import { type TraceOptions, trace, traceAttempts } from '@weft/trace'
-import { route } from '@weft/traffic'
+import { mirror, route } from '@weft/traffic'
 
 /** What the whole mesh shares; built once by createMesh. */
 export interface MeshContext {
@@ -53,9 +53,7 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     // the loosest route timeout of the service; the retry layer tightens it to the matched route's
     deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
-  layer('route', 'matches the route; split, fault injection and mirroring act on it', (ctx) =>
-    route({ service: ctx.service, clock: ctx.mesh.clock }),
-  ),
+  layer('route', 'matches the route; split and fault injection act on it', (ctx) => route({ service: ctx.service, clock: ctx.mesh.clock })),
   layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) =>
     retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
@@ -74,6 +72,9 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     ctx.handles.breaker = b
     return b.middleware
   }),
+  layer('mirror', "below retry, concurrency and breaker: a dead mirror never spends the real calls' budget, slots or breaker", (ctx) =>
+    mirror({ service: ctx.service }),
+  ),
   layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) => {
     const b = createBalancer({
       source: ctx.endpoints,

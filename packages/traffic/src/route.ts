@@ -1,9 +1,10 @@
 /**
  * The route layer: the first route whose match holds names the call's route; its weighted split
- * picks the subset; fault injection and mirroring act on it. Compiled once per policy version.
+ * picks the subset; fault injection acts on it. Compiled once per policy version. Mirroring is its
+ * own layer (`mirror.ts`), lower in the stack, so mirrors never pass the retry budget or the breaker.
  */
 import { type Call, type Clock, type HeaderMap, headerValue, type Middleware, type Reply, systemClock } from '@weft/core'
-import type { FaultPolicy, HashOn, MirrorPolicy, RoutePolicy, ServicePolicy } from '@weft/policy'
+import type { FaultPolicy, HashOn, RoutePolicy, ServicePolicy } from '@weft/policy'
 import { compileMatches, type Matcher } from './match.js'
 import { routeTable } from './route-table.js'
 
@@ -12,13 +13,9 @@ export interface RouteOptions {
   service: ServicePolicy
   /** Clock for fault delays; tests pass a ManualClock. Default `systemClock`. */
   clock?: Clock
-  /** Uniform in [0, 1), for splits, fault and mirror percentages. Default `Math.random`. */
+  /** Uniform in [0, 1), for splits and fault percentages. Default `Math.random`. */
   random?: () => number
-  /** Mirrored calls in flight at most; extra mirrors are dropped. Default `64`. */
-  maxMirrors?: number
 }
-
-export const ROUTE_DEFAULTS = { maxMirrors: 64 } as const
 
 /** Envoy's request headers for fault injection, honoured when a route's `fault.headers` is true. */
 export const FAULT_HEADERS = {
@@ -34,7 +31,6 @@ interface CompiledRoute {
   readonly matcher: Matcher
   readonly split: Split | undefined
   readonly fault: FaultPolicy | undefined
-  readonly mirror: MirrorPolicy | undefined
 }
 
 /** Weighted subsets as cumulative ratios; any positive sum (3:1 = 75:25 = 750:250). */
@@ -45,40 +41,20 @@ interface Split {
   readonly sticky: HashOn | undefined
 }
 
-/** Matches the route, picks the split's subset, injects faults and mirrors, then calls `next`. */
+/** Matches the route, picks the split's subset, injects faults, then calls `next`. */
 export function route(options: RouteOptions): Middleware {
   const clock = options.clock ?? systemClock
   const random = options.random ?? Math.random
-  const maxMirrors = options.maxMirrors ?? ROUTE_DEFAULTS.maxMirrors
   const table = routeTable(options.service.routes.map(compileRoute))
 
   return (next) => {
-    // per stack: faults and mirrors in flight, for maxActive and the mirror bound
+    // per stack: faults in progress per route, for maxActive
     const activeFaults = new Map<string, number>()
-    let mirrors = 0
 
-    const mirror = (call: Call, m: MirrorPolicy) => {
-      if (!call.replayable || mirrors >= maxMirrors || random() * 100 >= m.percent) return
-      mirrors++
-      const authority = `${call.authority}-shadow`
-      const copy: Call = { ...call, subset: m.subset, authority, headers: { ...call.headers, host: authority }, signal: undefined }
-      // fire and forget: the copy's answer is thrown away and its failure never reaches the caller
-      next(copy).then(
-        (reply) => {
-          mirrors--
-          reply.body?.discard()
-        },
-        () => {
-          mirrors--
-        },
-      )
-    }
-
-    return async function routing(call) {
+    return function routing(call) {
       const r = table.find(call)
       if (r === undefined) return next(call)
       const routed: Call = { ...call, route: r.name, subset: r.split === undefined ? call.subset : pick(r.split, call, random) }
-      if (r.mirror !== undefined) mirror(routed, r.mirror)
       if (r.fault === undefined) return next(routed)
       return faulted(routed, r.name, r.fault, next)
     }
@@ -113,7 +89,7 @@ function compileRoute(r: RoutePolicy): CompiledRoute {
     })
     split = { subsets: r.split.map((t) => t.subset), cumulative, total, sticky: r.sticky }
   }
-  return { name: r.name, match: r.match, matcher: compileMatches(r.match), split, fault: r.fault, mirror: r.mirror }
+  return { name: r.name, match: r.match, matcher: compileMatches(r.match), split, fault: r.fault }
 }
 
 /** The subset for a call: by weight, or by a hash of the sticky key so one user stays on one subset. */

@@ -1,8 +1,8 @@
-import type { Call, Handler } from '@weft/core'
+import type { Call, Handler, Middleware } from '@weft/core'
 import { ManualClock, testCall } from '@weft/core/testing'
 import { parsePolicy, type ServicePolicy } from '@weft/policy'
 import { describe, expect, it } from 'vitest'
-import { FAULT_HEADERS, route } from '../src/index.js'
+import { FAULT_HEADERS, mirror, route } from '../src/index.js'
 
 /** The resolved `payments` service of a policy whose service section is `service`. */
 function payments(service: Record<string, unknown>): ServicePolicy {
@@ -282,21 +282,27 @@ describe('fault injection', () => {
 })
 
 describe('mirroring', () => {
+  /** route then mirror, as in the client stack (retry, concurrency and breaker would stand between). */
+  const mirrored = (service: ServicePolicy, inner: Handler, options: { random?: () => number; maxInFlight?: number } = {}) =>
+    route({ service, random: options.random })((mirror({ service, ...options }) as Middleware)(inner))
+
   it('copies about its percentage of calls to the mirror subset with a -shadow authority', async () => {
     const inner = recorder()
-    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 25 } }] }), random: sequence(1) })(inner)
+    const handler = mirrored(payments({ routes: [{ mirror: { subset: 'v2', percent: 25 } }] }), inner, { random: sequence(1) })
 
     for (let i = 0; i < 1000; i++) await handler(testCall())
     await new Promise((r) => setImmediate(r))
 
-    const mirrored = inner.calls.filter((c) => c.subset === 'v2')
-    expect(mirrored.length / 1000).toBeCloseTo(0.25, 1)
-    expect(mirrored[0]?.authority).toBe('payments-shadow')
-    expect(mirrored[0]?.headers.host).toBe('payments-shadow')
+    const copies = inner.calls.filter((c) => c.subset === 'v2')
+    expect(copies.length).toBeGreaterThanOrEqual(240)
+    expect(copies.length).toBeLessThanOrEqual(260)
+    expect(copies[0]).toMatchObject({ authority: 'payments-shadow', route: 'route-0', signal: undefined })
+    expect(copies[0]?.headers.host).toBe('payments-shadow')
   })
 
   it('a failing mirror never fails the real call', async () => {
-    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }) })(async (call) => {
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    const handler = mirrored(service, async (call) => {
       if (call.subset === 'v2') throw new Error('mirror is down')
       return { status: 200, headers: {}, body: undefined }
     })
@@ -304,12 +310,64 @@ describe('mirroring', () => {
     expect((await handler(testCall())).status).toBe(200)
   })
 
+  it('a mirror that never answers does not hold the real call', async () => {
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    const handler = mirrored(service, (call) =>
+      call.subset === 'v2' ? new Promise<never>(() => {}) : Promise.resolve({ status: 200, headers: {}, body: undefined }),
+    )
+
+    expect((await handler(testCall())).status).toBe(200)
+  })
+
+  it('drops mirrors beyond maxInFlight instead of queueing them', async () => {
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    let copies = 0
+    const handler = mirrored(
+      service,
+      (call) => {
+        if (call.subset !== 'v2') return Promise.resolve({ status: 200, headers: {}, body: undefined })
+        copies++
+        return new Promise<never>(() => {})
+      },
+      { maxInFlight: 4 },
+    )
+
+    for (let i = 0; i < 10; i++) expect((await handler(testCall())).status).toBe(200)
+
+    expect(copies).toBe(4)
+  })
+
+  it('discards the mirror reply body', async () => {
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    let discarded = 0
+    const body = { pipe() {}, resume() {}, discard: () => discarded++ }
+    const handler = mirrored(service, async () => ({ status: 200, headers: {}, body }))
+
+    await handler(testCall())
+    await new Promise((r) => setImmediate(r))
+
+    expect(discarded).toBe(1)
+  })
+
+  it('mirrors a call once, not again on its retries', async () => {
+    const inner = recorder()
+    const handler = (mirror({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }) }) as Middleware)(inner)
+
+    await handler(testCall({ route: 'default', attempt: 2 }))
+
+    expect(inner.calls).toHaveLength(1)
+  })
+
   it('does not mirror a one-shot body', async () => {
     const inner = recorder()
-    const handler = route({ service: payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }) })(inner)
+    const handler = mirrored(payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] }), inner)
 
     await handler(testCall({ replayable: false, method: 'POST' }))
 
     expect(inner.calls).toHaveLength(1)
+  })
+
+  it('is left out of the stack when no route mirrors', () => {
+    expect(mirror({ service: payments({ routes: [{}] }) })).toBeUndefined()
   })
 })
