@@ -57,4 +57,107 @@ describe('mirroring through the mesh', () => {
 
     expect(statuses.filter((s) => s !== 200)).toEqual([])
   })
+
+  it('a mirror that holds every request never delays the real calls', async () => {
+    const v1 = await version('v1')
+    const held: import('node:http').ServerResponse[] = []
+    const shadow = await listen((_req, res) => {
+      held.push(res) // never answered while the real calls run
+    })
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [
+          { address: v1.address, labels: { version: 'v1' } },
+          { address: shadow.address, labels: { version: 'shadow' } },
+        ],
+        [{ split: [{ subset: 'v1', weight: 1 }], mirror: { subset: 'shadow', percent: 100 } }],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+    // after hooks run last-registered first: the held mirrors are let go before the mesh drains
+    onTestFinished(async () => {
+      for (const res of held) res.end()
+      await shadow.close()
+    })
+
+    for (let i = 0; i < 20; i++) expect(await get(mesh)).toEqual({ status: 200, text: 'v1' })
+
+    expect(shadow.requests.length).toBeGreaterThan(0)
+    expect(held.every((res) => !res.writableEnded)).toBe(true)
+  })
+
+  it('the mirror sees about its percentage of real requests, with a -shadow host', async () => {
+    const v1 = await version('v1')
+    const shadow = await version('shadow')
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [
+          { address: v1.address, labels: { version: 'v1' } },
+          { address: shadow.address, labels: { version: 'shadow' } },
+        ],
+        [{ split: [{ subset: 'v1', weight: 1 }], mirror: { subset: 'shadow', percent: 30 } }],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+
+    for (let i = 0; i < 1000; i++) await get(mesh)
+    await new Promise((r) => setTimeout(r, 100))
+
+    expect(v1.requests.length).toBe(1000)
+    expect(shadow.requests.length).toBeGreaterThan(250)
+    expect(shadow.requests.length).toBeLessThan(350)
+    expect(shadow.requests[0]?.headers.host).toBe('payments-shadow')
+  })
+})
+
+describe('splits and faults through the mesh', () => {
+  it('a sticky split by cookie keeps each user on one version, and users land on both', async () => {
+    const [v1, v2] = [await version('v1'), await version('v2')]
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [
+          { address: v1.address, labels: { version: 'v1' } },
+          { address: v2.address, labels: { version: 'v2' } },
+        ],
+        [
+          {
+            split: [
+              { subset: 'v1', weight: 1 },
+              { subset: 'v2', weight: 1 },
+            ],
+            sticky: { cookie: 'user' },
+          },
+        ],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+
+    const seen = new Set<string>()
+    for (let u = 0; u < 20; u++) {
+      const versions = new Set<string>()
+      for (let i = 0; i < 10; i++) versions.add((await get(mesh, { cookie: `theme=dark; user=user-${u}` })).text)
+      expect(versions.size).toBe(1)
+      for (const v of versions) seen.add(v)
+    }
+    expect([...seen].sort()).toEqual(['v1', 'v2'])
+  })
+
+  it('an injected abort answers before the network: the upstream sees nothing and retry does not repeat it', async () => {
+    const v1 = await version('v1')
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [{ address: v1.address, labels: { version: 'v1' } }],
+        [{ fault: { abort: { status: 503, percent: 100 } }, retries: { attempts: 3 } }],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+
+    for (let i = 0; i < 10; i++) expect((await get(mesh)).status).toBe(503)
+
+    expect(v1.requests).toHaveLength(0)
+  })
 })
