@@ -126,14 +126,24 @@ function hash32(s: string): number {
   return h >>> 0
 }
 
-/** The route's faults, overridden by Envoy's fault headers when the route allows them. */
+/**
+ * The route's faults, overridden by Envoy's fault headers when the route allows them. As in Envoy,
+ * a header's percentage is capped by the route's own percentage for that fault (100 when the route
+ * configures none), so a caller can ask for less chaos than the route allows, never more.
+ */
 function faultsFor(headers: Readonly<HeaderMap>, fault: FaultPolicy): Pick<FaultPolicy, 'abort' | 'delay'> {
   if (!fault.headers) return fault
   let { abort, delay } = fault
   const abortStatus = intHeader(headers, FAULT_HEADERS.abort, 200, 599)
-  if (abortStatus !== undefined) abort = { status: abortStatus, percent: intHeader(headers, FAULT_HEADERS.abortPercent, 0, 100) ?? 100 }
+  if (abortStatus !== undefined) {
+    const cap = abort?.percent ?? 100
+    abort = { status: abortStatus, percent: Math.min(cap, intHeader(headers, FAULT_HEADERS.abortPercent, 0, 100) ?? cap) }
+  }
   const delayMs = intHeader(headers, FAULT_HEADERS.delay, 0, 3_600_000)
-  if (delayMs !== undefined) delay = { fixed: delayMs, percent: intHeader(headers, FAULT_HEADERS.delayPercent, 0, 100) ?? 100 }
+  if (delayMs !== undefined) {
+    const cap = delay?.percent ?? 100
+    delay = { fixed: delayMs, percent: Math.min(cap, intHeader(headers, FAULT_HEADERS.delayPercent, 0, 100) ?? cap) }
+  }
   return { abort, delay }
 }
 

@@ -281,6 +281,62 @@ describe('fault injection', () => {
   })
 })
 
+describe("Envoy's fault headers", () => {
+  const enabled = payments({ routes: [{ fault: { headers: true } }] })
+
+  it('x-envoy-fault-delay-request delays by its milliseconds, on the clock', async () => {
+    const clock = new ManualClock()
+    const inner = recorder()
+    const handler = route({ service: enabled, clock })(inner)
+
+    const pending = handler(testCall({ headers: { [FAULT_HEADERS.delay]: '250' } }))
+    await clock.advance('249ms')
+    expect(inner.calls).toHaveLength(0)
+    await clock.advance('1ms')
+    await pending
+
+    expect(inner.calls).toHaveLength(1)
+  })
+
+  it('a delay header is ignored when the route does not enable header faults', async () => {
+    const clock = new ManualClock()
+    const inner = recorder()
+    const handler = route({ service: payments({ routes: [{ fault: { delay: { fixed: '1s', percent: 0 } } }] }), clock })(inner)
+
+    await handler(testCall({ headers: { [FAULT_HEADERS.delay]: '250' } }))
+
+    expect(inner.calls).toHaveLength(1)
+  })
+
+  it("the -percentage header sets the rate, capped by the route's own percentage", async () => {
+    const rate = async (service: ServicePolicy, percent: string) => {
+      const handler = route({ service, random: sequence(1) })(recorder())
+      const headers = { [FAULT_HEADERS.abort]: '503', [FAULT_HEADERS.abortPercent]: percent }
+      let aborted = 0
+      for (let i = 0; i < 1000; i++) if ((await handler(testCall({ headers }))).status === 503) aborted++
+      return aborted / 1000
+    }
+    const capped = payments({ routes: [{ fault: { headers: true, abort: { status: 500, percent: 10 } } }] })
+
+    expect(await rate(enabled, '30')).toBeCloseTo(0.3, 2)
+    expect(await rate(capped, '30')).toBeCloseTo(0.1, 2)
+    expect(await rate(capped, '5')).toBeCloseTo(0.05, 2)
+  })
+
+  it('garbage fault headers are ignored, never thrown', async () => {
+    const clock = new ManualClock() // never advanced: a delay that slipped through would hang the test
+    const inner = recorder()
+    const handler = route({ service: enabled, clock })(inner)
+    const garbage = ['-1', '1e3', 'abc', '', ' 503', '0x1f4', '99999999', '503, 503']
+    for (const v of garbage) {
+      expect((await handler(testCall({ headers: { [FAULT_HEADERS.abort]: v, [FAULT_HEADERS.delay]: v } }))).status).toBe(200)
+    }
+    for (const v of ['600', '199']) expect((await handler(testCall({ headers: { [FAULT_HEADERS.abort]: v } }))).status).toBe(200)
+
+    expect(inner.calls).toHaveLength(garbage.length + 2)
+  })
+})
+
 describe('mirroring', () => {
   /** route then mirror, as in the client stack (retry, concurrency and breaker would stand between). */
   const mirrored = (service: ServicePolicy, inner: Handler, options: { random?: () => number; maxInFlight?: number } = {}) =>
