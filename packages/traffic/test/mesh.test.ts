@@ -1,5 +1,6 @@
 /** The route layer inside a real mesh: createMesh, real undici, loopback upstreams labelled by version. */
 import { createMesh } from '@weft/client'
+import { weftErrorOf } from '@weft/core'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { listen, type Upstream } from '../../../test/support/servers.js'
@@ -158,6 +159,25 @@ describe('splits and faults through the mesh', () => {
 
     for (let i = 0; i < 10; i++) expect((await get(mesh)).status).toBe(503)
 
+    expect(v1.requests).toHaveLength(0)
+  })
+
+  it('an injected delay counts against the deadline: a 2 s delay on a 100 ms route ends in WEFT_DEADLINE_EXCEEDED', async () => {
+    const v1 = await version('v1')
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [{ address: v1.address, labels: { version: 'v1' } }],
+        [{ timeout: '100ms', fault: { delay: { fixed: '2s', percent: 100 } } }],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+
+    const started = performance.now()
+    const err = await get(mesh).catch((e: unknown) => e)
+
+    expect(weftErrorOf(err)?.code).toBe('WEFT_DEADLINE_EXCEEDED')
+    expect(performance.now() - started).toBeLessThan(1000)
     expect(v1.requests).toHaveLength(0)
   })
 })
