@@ -3,7 +3,7 @@
 
 import { testCall } from '@weft/core/testing'
 import { parsePolicy } from '@weft/policy'
-import { route } from '@weft/traffic'
+import { mirror, route } from '@weft/traffic'
 import { report } from './lib.mjs'
 
 const N = 200_000
@@ -43,6 +43,10 @@ const calls = [
 const bare = await perCall(inner, [base])
 const oneRoute = await perCall(route({ service: service([{}]) })(inner), [base])
 const thousand = await perCall(route({ service: service(many) })(inner), calls)
+// the mirror layer on a call whose route does not mirror (another route of the service does)
+const mirroring = service([{ name: 'shadowed', match: { path: '/shadowed' }, mirror: { subset: 'v1', percent: 10 } }, {}])
+const routed = { ...base, route: 'default' }
+const mirrorLayer = await perCall(mirror({ service: mirroring })(inner), [routed])
 
 report(
   'traffic',
@@ -51,6 +55,7 @@ report(
   [
     ['bare inner handler', bare.toFixed(0), '—'],
     ['route layer, one catch-all route, no faults or mirrors', oneRoute.toFixed(0), `+${(oneRoute - bare).toFixed(0)} ns`],
+    ['mirror layer, call on a route that does not mirror', mirrorLayer.toFixed(0), `+${(mirrorLayer - bare).toFixed(0)} ns`],
     [
       '1 000 routes (500 prefix, 500 header), calls spread over early, late and unmatched',
       thousand.toFixed(0),
