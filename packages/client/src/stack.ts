@@ -73,7 +73,7 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     return b.middleware
   }),
   layer('mirror', "below retry, concurrency and breaker: a dead mirror never spends the real calls' budget, slots or breaker", (ctx) =>
-    mirror({ service: ctx.service }),
+    mirror({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
   layer('balancer', 'picks an endpoint per try; outlier detection sees every outcome', (ctx) => {
     const b = createBalancer({

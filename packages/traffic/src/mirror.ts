@@ -3,7 +3,7 @@
  * just above the balancer, below retry, the concurrency limit and the circuit breaker, so a dead or
  * slow mirror never spends the real calls' retry budget, slots or breaker window.
  */
-import type { Call, Middleware, Reply } from '@weft/core'
+import { type Call, type Clock, createTimerQueue, type Middleware, type Reply, systemClock, type TimerQueue } from '@weft/core'
 import type { MirrorPolicy, ServicePolicy } from '@weft/policy'
 
 export interface MirrorOptions {
@@ -13,41 +13,60 @@ export interface MirrorOptions {
   random?: () => number
   /** Mirrored calls in flight at most, per service; extra mirrors are dropped. Default `64`. */
   maxInFlight?: number
+  /**
+   * A mirrored call is cut off at the real call's deadline, or this many ms after it started when
+   * the real call has none, so a mirror that never answers cannot hold its slot. Default `15000`
+   * (Envoy's default route timeout).
+   */
+  timeout?: number
+  /** Clock for that cut-off; tests pass a ManualClock. Default `systemClock`. */
+  clock?: Clock
+  /** The mesh's shared timer queue; default one of the layer's own on `clock`. */
+  timers?: TimerQueue
 }
 
-export const MIRROR_DEFAULTS = { maxInFlight: 64 } as const
+export const MIRROR_DEFAULTS = { maxInFlight: 64, timeout: 15_000 } as const
 
 /** `undefined` when no route of the service mirrors: the layer is left out of the stack. */
 export function mirror(options: MirrorOptions): Middleware | undefined {
   const random = options.random ?? Math.random
   const maxInFlight = options.maxInFlight ?? MIRROR_DEFAULTS.maxInFlight
+  const timeout = options.timeout ?? MIRROR_DEFAULTS.timeout
+  const clock = options.clock ?? systemClock
   const byRoute = new Map<string, MirrorPolicy>()
   for (const r of options.service.routes) if (r.mirror !== undefined && r.mirror.percent > 0) byRoute.set(r.name, r.mirror)
   if (byRoute.size === 0) return undefined
 
   return (next) => {
+    const timers = options.timers ?? createTimerQueue(clock)
     let inFlight = 0
-    const settled = () => {
-      inFlight--
-    }
-    const discard = (reply: Reply) => {
-      inFlight--
-      reply.body?.discard()
+
+    /** Sends the copy on its own signal, cut off by the queue; whatever happens, the slot comes back. */
+    const send = (copy: Call, controller: AbortController) => {
+      inFlight++
+      const timer = timers.at(Math.min(copy.deadline?.at ?? Number.POSITIVE_INFINITY, clock.now() + timeout), () => controller.abort())
+      const settled = () => {
+        inFlight--
+        timer.cancel()
+      }
+      try {
+        next(copy).then((reply: Reply) => {
+          settled()
+          reply.body?.discard()
+        }, settled)
+      } catch {
+        settled() // a layer that throws instead of rejecting
+      }
     }
 
     return function mirroring(call) {
       // once per request: retries and hedges of the real call are not mirrored again
       const m = call.attempt === 1 && call.route !== undefined ? byRoute.get(call.route) : undefined
       if (m !== undefined && call.replayable && inFlight < maxInFlight && random() * 100 < m.percent) {
-        inFlight++
         const authority = `${call.authority}-shadow`
-        const copy: Call = { ...call, subset: m.subset, authority, headers: { ...call.headers, host: authority }, signal: undefined }
+        const controller = new AbortController()
         // fire and forget: the copy's answer is thrown away and its failure never reaches the caller
-        try {
-          next(copy).then(discard, settled)
-        } catch {
-          settled() // a layer that throws instead of rejecting
-        }
+        send({ ...call, subset: m.subset, authority, headers: { ...call.headers, host: authority }, signal: controller.signal }, controller)
       }
       return next(call)
     }

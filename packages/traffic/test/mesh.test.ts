@@ -2,7 +2,7 @@
 import { createMesh } from '@weft/client'
 import { weftErrorOf } from '@weft/core'
 import { request } from 'undici'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { listen, type Upstream } from '../../../test/support/servers.js'
 
 async function version(name: string): Promise<Upstream> {
@@ -86,6 +86,31 @@ describe('mirroring through the mesh', () => {
 
     expect(shadow.requests.length).toBeGreaterThan(0)
     expect(held.every((res) => !res.writableEnded)).toBe(true)
+  })
+
+  it("a held mirror is let go at the real call's deadline: its connection closes, the upstream sees it", async () => {
+    const v1 = await version('v1')
+    const closed: Promise<void>[] = []
+    const shadow = await listen((_req, res) => {
+      closed.push(new Promise((resolve) => res.on('close', () => resolve())))
+    })
+    onTestFinished(() => shadow.close())
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: payments(
+        [
+          { address: v1.address, labels: { version: 'v1' } },
+          { address: shadow.address, labels: { version: 'shadow' } },
+        ],
+        [{ timeout: '200ms', split: [{ subset: 'v1', weight: 1 }], mirror: { subset: 'shadow', percent: 100 } }],
+      ),
+    })
+    onTestFinished(() => mesh.close())
+
+    for (let i = 0; i < 5; i++) expect((await get(mesh)).status).toBe(200)
+    await vi.waitFor(() => expect(closed).toHaveLength(5))
+
+    await Promise.all(closed) // the test times out if a mirror outlives its deadline
   })
 
   it('the mirror sees about its percentage of real requests, with a -shadow host', async () => {

@@ -1,4 +1,4 @@
-import type { Call, Handler, Middleware } from '@weft/core'
+import { type Call, Deadline, type Handler, type Middleware } from '@weft/core'
 import { ManualClock, testCall } from '@weft/core/testing'
 import { parsePolicy, type ServicePolicy } from '@weft/policy'
 import { describe, expect, it } from 'vitest'
@@ -352,7 +352,7 @@ describe('mirroring', () => {
     const copies = inner.calls.filter((c) => c.subset === 'v2')
     expect(copies.length).toBeGreaterThanOrEqual(240)
     expect(copies.length).toBeLessThanOrEqual(260)
-    expect(copies[0]).toMatchObject({ authority: 'payments-shadow', route: 'route-0', signal: undefined })
+    expect(copies[0]).toMatchObject({ authority: 'payments-shadow', route: 'route-0' })
     expect(copies[0]?.headers.host).toBe('payments-shadow')
   })
 
@@ -373,6 +373,43 @@ describe('mirroring', () => {
     )
 
     expect((await handler(testCall())).status).toBe(200)
+  })
+
+  it("a mirror that never answers is cut off at the real call's deadline", async () => {
+    const clock = new ManualClock()
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    const copies: AbortSignal[] = []
+    const handler = (mirror({ service, clock }) as Middleware)((call) => {
+      if (call.subset !== 'v2') return Promise.resolve({ status: 200, headers: {}, body: undefined })
+      copies.push(call.signal as AbortSignal)
+      return new Promise<never>(() => {})
+    })
+
+    await handler(testCall({ route: 'route-0', deadline: new Deadline(clock.now() + 300, clock) }))
+    await clock.advance('299ms')
+    expect(copies.map((s) => s.aborted)).toEqual([false])
+    await clock.advance('1ms')
+
+    expect(copies.map((s) => s.aborted)).toEqual([true])
+  })
+
+  it('without a deadline, a mirror is cut off after its timeout and its slot is free again', async () => {
+    const clock = new ManualClock()
+    const service = payments({ routes: [{ mirror: { subset: 'v2', percent: 100 } }] })
+    const copies: AbortSignal[] = []
+    const handler = (mirror({ service, clock, maxInFlight: 1, timeout: 1000 }) as Middleware)((call) => {
+      if (call.subset !== 'v2') return Promise.resolve({ status: 200, headers: {}, body: undefined })
+      copies.push(call.signal as AbortSignal)
+      return new Promise<never>((_resolve, reject) => call.signal?.addEventListener('abort', () => reject(call.signal?.reason)))
+    })
+
+    await handler(testCall({ route: 'route-0' }))
+    await handler(testCall({ route: 'route-0' }))
+    expect(copies).toHaveLength(1) // the one slot is taken
+    await clock.advance('1s')
+    await handler(testCall({ route: 'route-0' }))
+
+    expect(copies.map((s) => s.aborted)).toEqual([true, false])
   })
 
   it('drops mirrors beyond maxInFlight instead of queueing them', async () => {
