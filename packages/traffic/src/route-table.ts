@@ -18,10 +18,19 @@ export interface RouteTable<R extends TableRoute> {
   find(call: Call): R | undefined
 }
 
+/** A character trie of path prefixes: walking a path meets every prefix of it without slicing it. */
+interface PrefixNode {
+  children: Map<number, PrefixNode> | undefined
+  /** Routes whose prefix ends here, in route order. */
+  routes: number[] | undefined
+}
+
 export function routeTable<R extends TableRoute>(routes: readonly R[]): RouteTable<R> {
   const exactPath = new Map<string, number[]>()
-  const prefixes = new Map<number, Map<string, number[]>>() // by prefix length
-  const headerExact = new Map<string, Map<string, number[]>>()
+  const prefixRoot: PrefixNode = { children: undefined, routes: undefined }
+  // exact header values, by header name: parallel arrays so a call walks them without an iterator
+  const headerNames: string[] = []
+  const headerValues: Map<string, number[]>[] = []
   const scanned: number[] = []
   const add = <K>(m: Map<K, number[]>, k: K, i: number) => {
     const list = m.get(k)
@@ -38,47 +47,46 @@ export function routeTable<R extends TableRoute>(routes: readonly R[]): RouteTab
       continue
     }
     if (block !== undefined && path !== undefined && 'prefix' in path) {
-      let byLen = prefixes.get(path.prefix.length)
-      if (byLen === undefined) prefixes.set(path.prefix.length, (byLen = new Map()))
-      add(byLen, path.prefix, i)
+      let node = prefixRoot
+      for (let c = 0; c < path.prefix.length; c++) {
+        const code = path.prefix.charCodeAt(c)
+        node.children ??= new Map()
+        let child = node.children.get(code)
+        if (child === undefined) node.children.set(code, (child = { children: undefined, routes: undefined }))
+        node = child
+      }
+      if (node.routes === undefined) node.routes = [i]
+      else node.routes.push(i)
       continue
     }
     const header = block === undefined ? undefined : Object.entries(block.headers).find(([, m]) => 'exact' in m)
     if (header !== undefined) {
-      let byValue = headerExact.get(header[0])
-      if (byValue === undefined) headerExact.set(header[0], (byValue = new Map()))
-      add(byValue, (header[1] as { exact: string }).exact, i)
+      let h = headerNames.indexOf(header[0])
+      if (h < 0) {
+        h = headerNames.push(header[0]) - 1
+        headerValues.push(new Map())
+      }
+      add(headerValues[h] as Map<string, number[]>, (header[1] as { exact: string }).exact, i)
       continue
     }
     scanned.push(i)
   }
-  const prefixLengths = [...prefixes.keys()].sort((a, b) => a - b)
 
   return {
     find(call) {
       const path = call.path
       const q = path.indexOf('?')
       const bare = q < 0 ? path : path.slice(0, q)
-      let best = Number.POSITIVE_INFINITY
-      // every candidate list is in route order: the first that matches is the best it can give
-      const consider = (list: number[] | undefined) => {
-        if (list === undefined) return
-        for (const i of list) {
-          if (i >= best) return
-          if ((routes[i] as R).matcher.matches(call, bare, q)) {
-            best = i
-            return
-          }
-        }
+      let best = firstMatch(routes, exactPath.get(bare), Number.POSITIVE_INFINITY, call, bare, q)
+      let node: PrefixNode | undefined = prefixRoot
+      for (let c = 0; node !== undefined; c++) {
+        if (node.routes !== undefined) best = firstMatch(routes, node.routes, best, call, bare, q)
+        if (c >= bare.length || node.children === undefined) break
+        node = node.children.get(bare.charCodeAt(c))
       }
-      consider(exactPath.get(bare))
-      for (const len of prefixLengths) {
-        if (len > bare.length) break
-        consider(prefixes.get(len)?.get(len === bare.length ? bare : bare.slice(0, len)))
-      }
-      for (const [name, byValue] of headerExact) {
-        const v = headerValue(call.headers, name)
-        if (v !== undefined) consider(byValue.get(v))
+      for (let h = 0; h < headerNames.length; h++) {
+        const v = headerValue(call.headers, headerNames[h] as string)
+        if (v !== undefined) best = firstMatch(routes, (headerValues[h] as Map<string, number[]>).get(v), best, call, bare, q)
       }
       for (const i of scanned) {
         if (i >= best) break
@@ -90,4 +98,21 @@ export function routeTable<R extends TableRoute>(routes: readonly R[]): RouteTab
       return best === Number.POSITIVE_INFINITY ? undefined : routes[best]
     },
   }
+}
+
+/** The first route of `list` (in route order) before `best` that matches, else `best`. */
+function firstMatch(
+  routes: readonly TableRoute[],
+  list: readonly number[] | undefined,
+  best: number,
+  call: Call,
+  bare: string,
+  q: number,
+): number {
+  if (list === undefined) return best
+  for (const i of list) {
+    if (i >= best) return best
+    if ((routes[i] as TableRoute).matcher.matches(call, bare, q)) return i
+  }
+  return best
 }

@@ -211,6 +211,30 @@ describe('first match wins, whatever the lookup indexes', () => {
     ).toEqual(['v2-header', 'default'])
   })
 
+  it('a prefix matches the path equal to it and longer ones, not shorter ones; the query is not part of the path', async () => {
+    const routes = [
+      { name: 'api', match: { path: { prefix: '/api' } } },
+      { name: 'exact', match: { path: '/health' } },
+    ]
+    expect(
+      await names(routes, [{ path: '/api' }, { path: '/api/x?y=1' }, { path: '/ap' }, { path: '/health?full=1' }, { path: '/healthz' }]),
+    ).toEqual(['api', 'api', 'default', 'exact', 'default'])
+  })
+
+  it('1 000 indexed routes keep first-match order against a late catch-all scan', async () => {
+    const routes: unknown[] = []
+    for (let i = 0; i < 500; i++) routes.push({ name: `p${i}`, match: { path: { prefix: `/api/v${i}/` } } })
+    for (let i = 0; i < 500; i++) routes.push({ name: `h${i}`, match: { headers: { 'x-tenant': `t${i}` } } })
+    expect(
+      await names(routes, [
+        { path: '/api/v7/x', headers: { 'x-tenant': 't3' } },
+        { path: '/api/v499/x' },
+        { path: '/other', headers: { 'x-tenant': 't499' } },
+        { path: '/api/v5000/x' },
+      ]),
+    ).toEqual(['p7', 'p499', 'h499', 'default'])
+  })
+
   it('several match blocks are OR', async () => {
     const routes = [{ name: 'either', match: [{ path: '/a' }, { headers: { 'x-b': 'yes' } }] }]
     expect(await names(routes, [{ path: '/a' }, { path: '/z', headers: { 'x-b': 'yes' } }, { path: '/z' }])).toEqual([
