@@ -159,6 +159,28 @@ describe('route matching', () => {
     expect(() => payments({ routes: [{ match: { path: { regex: '(a+)+$' } } }] })).toThrow(/regex/)
   })
 
+  it.each([
+    ['a CR/LF in a header value', { headers: { 'x-a': 'v\r\nx-evil: 1' } }, /match\.headers\.x-a: invalid header value/],
+    ['a regex over the length limit', { path: { regex: 'a'.repeat(5000) } }, /match\.path\.regex: .*longer than the limit/],
+    ['a lookaround', { path: { regex: '(?=a)a' } }, /match\.path\.regex: regex lookarounds/],
+    ['an alternation under a repeat', { headers: { 'x-a': { regex: '(a|a)*b' } } }, /match\.headers\.x-a\.regex: /],
+    ['__proto__ as a query key', JSON.parse('{ "query": { "__proto__": "x" } }'), /match\.query\.__proto__: /],
+  ])('a route match with %s is refused when the policy loads, naming the field', (_what, match, message) => {
+    expect(() => payments({ routes: [{ match }] })).toThrow(message)
+  })
+
+  it('a regex never runs on a value over 8 KiB: such a header does not match', async () => {
+    const inner = recorder()
+    const handler = route({ service: payments({ routes: [{ name: 'any-token', match: { headers: { 'x-token': { regex: '.*' } } } }] }) })(
+      inner,
+    )
+
+    await handler(testCall({ headers: { 'x-token': 'a'.repeat(8192) } }))
+    await handler(testCall({ headers: { 'x-token': 'a'.repeat(8193) } }))
+
+    expect(inner.calls.map((c) => c.route)).toEqual(['any-token', 'default'])
+  })
+
   it('a route without a split leaves the subset alone: every endpoint of the service', async () => {
     const inner = recorder()
     await route({ service })(inner)(testCall({ path: '/other' }))
