@@ -39,6 +39,17 @@ function sequence(n: number): () => number {
   return () => ((i++ * 0.618033988749895) % 1) * (n / n)
 }
 
+/** A seeded pseudo-random generator (mulberry32): random-looking draws, the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 const share = (calls: Call[], subset: string) => calls.filter((c) => c.subset === subset).length / calls.length
 
 describe('weighted splits', () => {
@@ -55,6 +66,7 @@ describe('weighted splits', () => {
           },
         ],
       }),
+      random: seeded(7),
     })(inner)
 
     for (let i = 0; i < 10_000; i++) await handler(testCall())
@@ -111,6 +123,53 @@ describe('weighted splits', () => {
 
     expect(new Set(inner.calls.slice(0, 50).map((c) => c.subset)).size).toBe(1)
     expect(new Set(inner.calls.slice(50).map((c) => c.subset)).size).toBe(1)
+  })
+})
+
+describe('sticky splits', () => {
+  it('spread users by the weights: 1 000 users on a sticky 90/10 split put 10 % ± 3 % on v2', async () => {
+    const inner = recorder()
+    const handler = route({
+      service: payments({
+        routes: [
+          {
+            split: [
+              { subset: 'v1', weight: 90 },
+              { subset: 'v2', weight: 10 },
+            ],
+            sticky: { header: 'x-user' },
+          },
+        ],
+      }),
+    })(inner)
+
+    for (let u = 0; u < 1000; u++) await handler(testCall({ headers: { 'x-user': `user-${u}` } }))
+
+    expect(share(inner.calls, 'v2')).toBeGreaterThanOrEqual(0.07)
+    expect(share(inner.calls, 'v2')).toBeLessThanOrEqual(0.13)
+  })
+
+  it('a call without the sticky key is split at random', async () => {
+    const inner = recorder()
+    const handler = route({
+      service: payments({
+        routes: [
+          {
+            split: [
+              { subset: 'v1', weight: 1 },
+              { subset: 'v2', weight: 1 },
+            ],
+            sticky: { cookie: 'session' },
+          },
+        ],
+      }),
+      random: seeded(3),
+    })(inner)
+
+    for (let i = 0; i < 1000; i++) await handler(testCall({ headers: { cookie: 'theme=dark' } }))
+
+    expect(share(inner.calls, 'v2')).toBeGreaterThan(0.45)
+    expect(share(inner.calls, 'v2')).toBeLessThan(0.55)
   })
 })
 
@@ -274,6 +333,7 @@ describe('fault injection', () => {
     const handler = route({
       service: payments({ routes: [{ fault: { abort: { status: 503, percent: 50 }, delay: { fixed: '100ms', percent: 50 } } }] }),
       clock,
+      random: seeded(11),
     })(inner)
 
     let aborted = 0
