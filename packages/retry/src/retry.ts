@@ -82,8 +82,9 @@ export function retry(options: RetryOptions = {}): Middleware {
     return function retrying(call: Call): Promise<Reply> {
       const s = call.route === undefined ? fallback : (routes.get(call.route) ?? fallback)
       budget.deposit()
-      // one try and nothing to time: stamp the attempt and go
-      if (s.timeout === undefined) {
+      // one try and nothing to time: stamp the attempt and go. A route timeout no tighter than the
+      // deadline already set (the deadline layer applies the service's loosest) changes nothing.
+      if (s.timeout === undefined || !tightens(call, s.timeout, clock)) {
         if (s.single) return next(firstTry(call))
         // the common case: the first try is a plain call; the retry loop starts only after a failure
         if (s.hedge === undefined && s.perTryTimeout === undefined && (call.body === null || call.body === undefined || call.replayable)) {
@@ -116,7 +117,7 @@ async function run(env: RetryEnv, call: Call, s: RouteSettings): Promise<Reply> 
   let overall: LinkedSignal | undefined
   if (s.timeout !== undefined) {
     const at = env.clock.now() + s.timeout
-    if (call.deadline === undefined || at < call.deadline.at) {
+    if (tightens(call, s.timeout, env.clock, at)) {
       overall = new LinkedSignal(call.signal, env.timers, at, () => routeTimeoutExceeded(call, s))
       bounded = { ...call, deadline: new Deadline(at, env.clock), signal: overall.signal }
     }
@@ -211,6 +212,11 @@ async function retried(
     if (replay !== undefined) body = replay.next()
     if (delay > 0) await waitBeforeRetry(clock, delay, call.signal)
   }
+}
+
+/** Whether the route's `timeout` from now ends before the deadline the call already has. */
+function tightens(call: Call, timeout: number, clock: Clock, at = clock.now() + timeout): boolean {
+  return call.deadline === undefined || at < call.deadline.at
 }
 
 /** Safe to send twice at once: an idempotent call whose body is in memory. */

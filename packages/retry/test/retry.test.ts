@@ -495,6 +495,18 @@ describe('retry: per-route settings from the policy', () => {
     expect(sent[0]?.call.deadline?.remainingMs()).toBe(500)
     expect(sent[0]?.call.headers['x-weft-timeout']).toBe('500')
   })
+
+  it('a route timeout no shorter than the deadline already set keeps that deadline, its signal and its headers', async () => {
+    const { handler, sent, clock } = setup({ a: ok }, { service: policy })
+    const deadline = Deadline.after(1000, clock)
+    const signal = new AbortController().signal
+
+    await handler(outboundCall({ deadline, signal, headers: { 'x-weft-timeout': '1000' } }))
+
+    expect(sent[0]?.call.deadline).toBe(deadline)
+    expect(sent[0]?.call.signal).toBe(signal)
+    expect(sent[0]?.call.headers['x-weft-timeout']).toBe('1000')
+  })
 })
 
 describe('retry: the process', () => {
