@@ -1,4 +1,5 @@
 /** The call as the mesh sees it, and the reply. Both are immutable: a layer derives a new one. */
+import type { CallScope } from './call-scope.js'
 import type { Deadline } from './deadline.js'
 import type { Fate } from './fate.js'
 
@@ -51,8 +52,14 @@ export interface Call {
   readonly body: unknown
   /** True when the body can be sent again (none, a string or bytes); false for a one-shot stream. */
   readonly replayable: boolean
-  /** Aborts the call: the caller's signal, a deadline, or both. */
+  /**
+   * Aborts the call: the caller's signal, a deadline, or both. An outbound call from the mesh's
+   * dispatcher starts with none and a `scope` instead; a layer that narrows it (a per-try timeout,
+   * a hedge) sets one. Read it through `signalOf(call)`, which makes the scope's on first use.
+   */
   readonly signal: AbortSignal | undefined
+  /** The owner of an outbound call's lifetime (the dispatcher's exchange): aborts it, holds its timers. */
+  readonly scope?: CallScope | undefined
   readonly deadline: Deadline | undefined
   /** 1 for the first try. */
   readonly attempt: number

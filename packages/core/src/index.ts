@@ -1,6 +1,8 @@
 /** The call model: Call, Reply, Handler, Middleware, compose, the call context, errors, deadlines and clocks. */
 export type { BodySink, Call, Direction, Endpoint, EndpointSource, HeaderMap, Peer, Reply, ReplyBody, TraceContext } from './call.js'
 export { derive, headerValue, withAttempt } from './call.js'
+export type { AbortWatcher, CallScope } from './call-scope.js'
+export { AbortScope, abortReason, isAborted, signalOf } from './call-scope.js'
 export type { Outcome, OutcomeKind, Verdict } from './classify.js'
 export { classify, errorKind, nothingSent, outcomeKind } from './classify.js'
 export type { Clock, TimerHandle } from './clock.js'
