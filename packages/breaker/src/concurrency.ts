@@ -3,7 +3,7 @@
  * `maxPending` waiting for a slot, the rest refused at once with WEFT_OVERLOADED. A waiting call
  * leaves the queue when its signal aborts (its deadline or its caller), so no timer of its own.
  */
-import { type Call, type Handler, type Middleware, type Reply, WeftError } from '@weft/core'
+import { type Call, type Handler, type Middleware, type Reply, signalOf, WeftError } from '@weft/core'
 import type { ConcurrencyPolicy } from '@weft/policy'
 
 export interface ConcurrencyOptions extends Partial<ConcurrencyPolicy> {}
@@ -61,7 +61,7 @@ export function createConcurrencyLimit(options: ConcurrencyOptions = {}): Concur
   }
 
   function waitTurn(call: Call): Promise<void> {
-    const signal = call.signal
+    const signal = signalOf(call)
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {

@@ -2,7 +2,7 @@
  * The mesh as an undici Dispatcher: calls to a mesh service run through that service's stack;
  * every other host goes through the egress stack (traced and measured) to the egress agent unchanged.
  */
-import type { BodySink, Call, Endpoint, HeaderMap, Reply } from '@weft/core'
+import { AbortScope, type BodySink, type Call, type CallScope, type Endpoint, type HeaderMap, type Reply } from '@weft/core'
 import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
 import { normalizeHeaders, toRawHeaders } from './headers.js'
 
@@ -13,7 +13,7 @@ export interface DispatchTarget {
   /** The egress stack (traced and measured, otherwise unchanged) for hosts that are not mesh services. */
   egressHandler(): (call: Call) => Promise<Reply>
   /** Builds the outbound call for a service host, or for an egress origin when `egress` is given. */
-  callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal, egress?: EgressEndpoint): Call
+  callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, scope: CallScope, egress?: EgressEndpoint): Call
   /** Where requests weft cannot read the origin of go, untouched. */
   readonly egress: Dispatcher
   /** Counts calls in flight (bodies included) so close() can drain; throws when the mesh is closed. */
@@ -61,7 +61,7 @@ export class MeshDispatcher extends UndiciDispatcher {
     if (exchange.done) return true
     let call: Call
     try {
-      call = this.#target.callFor(origin.host, opts, origin.authority, exchange.signal, service === undefined ? origin.endpoint : undefined)
+      call = this.#target.callFor(origin.host, opts, origin.authority, exchange, service === undefined ? origin.endpoint : undefined)
     } catch (err) {
       exchange.fail(err)
       return true
@@ -121,36 +121,29 @@ export class MeshDispatcher extends UndiciDispatcher {
 
 /**
  * One call between the caller's handler and the stack: it is the controller the caller sees
- * (abort, pause, resume) and it feeds the reply's head and body to the caller's handler.
+ * (abort, pause, resume), the call's scope (what aborts it, what its deadline timer is tied to),
+ * and it feeds the reply's head and body to the caller's handler.
  */
-class Exchange implements Dispatcher.DispatchController, BodySink {
+class Exchange extends AbortScope implements Dispatcher.DispatchController, BodySink {
   readonly #handler: Dispatcher.DispatchHandler
   readonly #target: DispatchTarget
-  readonly #ac = new AbortController()
   #reply: Reply | undefined
   #paused = false
   #entered = false
   done = false
 
   constructor(handler: Dispatcher.DispatchHandler, target: DispatchTarget) {
+    super()
     this.#handler = handler
     this.#target = target
-  }
-
-  get signal(): AbortSignal {
-    return this.#ac.signal
-  }
-
-  get aborted(): boolean {
-    return this.#ac.signal.aborted
   }
 
   get paused(): boolean {
     return this.#paused
   }
 
-  get reason(): Error | null {
-    return this.#ac.signal.aborted ? (this.#ac.signal.reason as Error) : null
+  override get reason(): Error | null {
+    return this.aborted ? (super.reason as Error) : null
   }
 
   /** fetch reads the head as a raw array. */
@@ -171,10 +164,11 @@ class Exchange implements Dispatcher.DispatchController, BodySink {
     }
   }
 
-  abort(reason?: Error): void {
+  /** The caller, a deadline or the mesh aborts the call: the try in flight and the reply body with it. */
+  override abort(reason?: unknown): void {
     if (this.done) return
-    this.#ac.abort(reason ?? new DOMException('The operation was aborted.', 'AbortError'))
-    this.fail(this.#ac.signal.reason)
+    super.abort(reason ?? new DOMException('The operation was aborted.', 'AbortError'))
+    this.fail(super.reason)
   }
 
   pause(): void {
@@ -230,12 +224,14 @@ class Exchange implements Dispatcher.DispatchController, BodySink {
   fail(err: unknown) {
     if (this.done) return
     this.#finish()
-    if (!this.#ac.signal.aborted) this.#ac.abort(err)
+    // whatever of the call still runs (a try, a body) stops with the same error
+    super.abort(err)
     this.#handler.onResponseError?.(this, err as Error)
   }
 
   #finish() {
     this.done = true
+    this.end()
     if (this.#entered) {
       this.#entered = false
       this.#target.leave()

@@ -7,6 +7,7 @@ import type { BalancerSnapshot } from '@weft/balancer'
 import {
   buildStack,
   type Call,
+  type CallScope,
   type Clock,
   createTimerQueue,
   type Duration,
@@ -199,7 +200,7 @@ class MeshImpl implements Mesh {
     this.dispatcher = new MeshDispatcher({
       handlerFor: (host) => this.#generation.services.get(host)?.handler,
       egressHandler: () => this.#generation.egress,
-      callFor: (host, opts, authority, signal, egress) => this.#callFor(host, opts, authority, signal, egress),
+      callFor: (host, opts, authority, scope, egress) => this.#callFor(host, opts, authority, scope, egress),
       egress: this.#egress,
       enter: () => this.#enter(),
       leave: () => this.#leave(),
@@ -375,7 +376,7 @@ class MeshImpl implements Mesh {
     if (--this.#inFlight === 0) this.#drained?.()
   }
 
-  #callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, signal: AbortSignal, egress?: EgressEndpoint): Call {
+  #callFor(host: string, opts: Dispatcher.DispatchOptions, authority: string, scope: CallScope, egress?: EgressEndpoint): Call {
     const body = opts.body ?? null
     return {
       direction: 'outbound',
@@ -386,7 +387,9 @@ class MeshImpl implements Mesh {
       headers: normalizeHeaders(opts.headers as Parameters<typeof normalizeHeaders>[0], authority),
       body,
       replayable: body === null || typeof body === 'string' || body instanceof Uint8Array,
-      signal,
+      // no AbortController per call: the exchange is the scope, and a signal is made only when a layer asks
+      signal: undefined,
+      scope,
       deadline: undefined,
       attempt: 1,
       route: undefined,

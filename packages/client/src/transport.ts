@@ -3,13 +3,19 @@
  * undici Pool kept per endpoint, and hands the reply up as soon as its head arrives; the body
  * streams on to whoever consumes it, with backpressure.
  */
+
+import { isIP } from 'node:net'
 import {
+  type AbortWatcher,
+  abortReason,
   type BodySink,
   type Call,
+  type CallScope,
   type Endpoint,
   errorKind,
   type Handler,
   type HeaderMap,
+  isAborted,
   isWeftError,
   type Reply,
   type ReplyBody,
@@ -33,6 +39,7 @@ export interface TransportOptions {
 /** Pools by endpoint, shared by every stack and policy version of a mesh. */
 export class Transport {
   readonly #pools = new Map<string, Pool>()
+  readonly #servernames = new Map<string, string>()
   readonly #options: TransportOptions
 
   constructor(options: TransportOptions = {}) {
@@ -50,16 +57,15 @@ export class Transport {
     const pool = this.#poolFor(call, endpoint)
     return new Promise<Reply>((resolve, reject) => {
       const attempt = new Attempt(call, endpoint, resolve, reject)
-      pool.dispatch(
-        {
-          origin: pool_origin(endpoint),
-          path: call.path,
-          method: call.method,
-          headers: call.headers as Record<string, string>,
-          body: call.body as Dispatcher.DispatchOptions['body'],
-        },
-        attempt,
-      )
+      // the pool's own origin applies; undici reads `servername` though its types do not list it
+      const opts: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
+        path: call.path,
+        method: call.method,
+        headers: call.headers as Record<string, string>,
+        body: call.body as Dispatcher.DispatchOptions['body'],
+        servername: this.#servername(call.authority),
+      }
+      pool.dispatch(opts, attempt)
     })
   }
 
@@ -86,6 +92,22 @@ export class Transport {
         )
       })
     }
+  }
+
+  /**
+   * The TLS server name undici would derive from the `host` header (the authority without its
+   * port; none for an IP address), worked out once per authority instead of once per request.
+   */
+  #servername(authority: string): string | undefined {
+    let name = this.#servernames.get(authority)
+    if (name === undefined) {
+      const host = authority.startsWith('[') ? authority.slice(1, authority.indexOf(']')) : authority.replace(/:\d*$/, '')
+      name = isIP(host) === 0 ? host : ''
+      if (this.#servernames.size > 10_000) this.#servernames.clear()
+      this.#servernames.set(authority, name)
+    }
+    // undici reads an empty name as "derive it from the host header", which finds none for an IP
+    return name === '' ? undefined : name
   }
 
   /** Endpoints with an open pool. */
@@ -138,7 +160,7 @@ function pool_origin(endpoint: Endpoint, options?: Pool.Options): string {
  * One try in flight: undici's handler for the request and, once the head arrives, the ReplyBody
  * that streams the rest to a sink.
  */
-class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
+class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
   #controller: Dispatcher.DispatchController | undefined
   #resolve: ((reply: Reply) => void) | undefined
   #reject: ((err: unknown) => void) | undefined
@@ -152,6 +174,8 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
   readonly #call: Call
   readonly #endpoint: Endpoint
   readonly #onAbort: (() => void) | undefined
+  /** The call's scope, when no layer narrowed its signal: told of this try instead of a listener on a signal. */
+  readonly #scope: CallScope | undefined
 
   constructor(call: Call, endpoint: Endpoint, resolve: (reply: Reply) => void, reject: (err: unknown) => void) {
     this.#call = call
@@ -162,12 +186,20 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
     if (signal !== undefined) {
       this.#onAbort = () => this.#controller?.abort(signal.reason)
       signal.addEventListener('abort', this.#onAbort, { once: true })
+    } else if (call.scope !== undefined) {
+      this.#scope = call.scope
+      call.scope.watch(this)
     }
+  }
+
+  /** The call's scope aborted (its caller, its deadline, the mesh). */
+  onCallAbort(reason: unknown): void {
+    this.#controller?.abort(reason as Error)
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
-    if (this.#call.signal?.aborted) controller.abort(this.#call.signal.reason)
+    if (isAborted(this.#call)) controller.abort(abortReason(this.#call) as Error)
   }
 
   onResponseStart(
@@ -245,12 +277,12 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody {
 
   #unlisten() {
     if (this.#onAbort !== undefined) this.#call.signal?.removeEventListener('abort', this.#onAbort)
+    this.#scope?.unwatch(this)
   }
 
   /** The caller's or the deadline's reason as it is; anything else as WEFT_UPSTREAM_FAILURE. */
   #wrap(err: Error): unknown {
-    const signal = this.#call.signal
-    if (signal?.aborted) return signal.reason
+    if (isAborted(this.#call)) return abortReason(this.#call)
     // the mTLS connector's own verdicts (WEFT_PEER_IDENTITY_MISMATCH, …) say more than "upstream failure"
     if (isWeftError(err)) return err
     const kind = errorKind(err)

@@ -75,3 +75,46 @@ describe('mesh.dispatcher', () => {
     expect(b.requests).toHaveLength(5)
   })
 })
+
+describe('mesh.dispatcher: aborting a call reaches the upstream', () => {
+  /** An upstream that sends the head and a first chunk, then holds the body open and notes when the request goes away. */
+  async function trickle() {
+    const closed: string[] = []
+    const upstream = await listen((req, res) => {
+      res.writeHead(200)
+      res.write('first ')
+      res.on('close', () => closed.push(req.url ?? ''))
+    })
+    onTestFinished(() => upstream.close())
+    return { upstream, closed }
+  }
+
+  it("the caller's signal, mid-body, closes the upstream request", async () => {
+    const { upstream, closed } = await trickle()
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: upstream }) })
+    onTestFinished(() => mesh.close())
+    const caller = new AbortController()
+
+    const res = await request('http://payments/caller', { dispatcher: mesh.dispatcher, signal: caller.signal })
+    const reading = res.body.text().catch((e: unknown) => e)
+    caller.abort(new Error('user left'))
+
+    expect(((await reading) as Error).message).toBe('user left')
+    await expect.poll(() => closed).toEqual(['/caller'])
+  })
+
+  it('the service timeout, passing mid-body, fails the body with WEFT_DEADLINE_EXCEEDED and closes the upstream request', async () => {
+    const { upstream, closed } = await trickle()
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: policyFor({ payments: upstream }, { payments: { timeout: '150ms', retries: { attempts: 1 } } }),
+    })
+    onTestFinished(() => mesh.close())
+
+    const res = await request('http://payments/slow', { dispatcher: mesh.dispatcher })
+    const err = await res.body.text().catch((e: unknown) => e)
+
+    expect(isWeftError(err) ? err.code : err).toBe('WEFT_DEADLINE_EXCEEDED')
+    await expect.poll(() => closed).toEqual(['/slow'])
+  })
+})

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events'
-import { type Call, createTimerQueue, Deadline, type Handler, runWithCall, weftErrorOf } from '@weft/core'
+import { AbortScope, type Call, createTimerQueue, Deadline, type Handler, runWithCall, weftErrorOf } from '@weft/core'
 import { ManualClock } from '@weft/core/testing'
 import type { ServicePolicy } from '@weft/policy'
 import { describe, expect, it } from 'vitest'
@@ -206,6 +206,44 @@ describe('client deadline: the signal', () => {
     expect((bodies[1] as ManualBody).discarded).toBe(true)
     // nothing is left listening on a long-lived caller signal
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0)
+  })
+})
+
+describe("client deadline: a call with a scope (the dispatcher's)", () => {
+  it('aborts the scope with WEFT_DEADLINE_EXCEEDED when the deadline passes, making no signal of its own', async () => {
+    const scope = new AbortScope()
+    const { handler, clock, seen } = setup({ timeout: '300ms' })
+
+    await handler(outboundCall({ scope }))
+    await clock.advance('300ms')
+
+    expect(seen[0]?.signal).toBeUndefined()
+    expect(seen[0]?.deadline?.at).toBe(clock.now())
+    expect(weftErrorOf(scope.reason)?.code).toBe('WEFT_DEADLINE_EXCEEDED')
+    expect((scope.reason as Error).message).toMatch(/exceeded its deadline of 300ms/)
+  })
+
+  it('leaves its timer with the scope: cancelled when the call ends, body included', async () => {
+    const scope = new AbortScope()
+    const { handler, timers } = setup({ timeout: '1s' })
+
+    await handler(outboundCall({ scope }))
+    expect(timers.size()).toBe(1)
+    scope.end()
+
+    expect(timers.size()).toBe(0)
+    expect(scope.aborted).toBe(false)
+  })
+
+  it('a call whose signal a layer above narrowed keeps the signal path', async () => {
+    const scope = new AbortScope()
+    const caller = new AbortController()
+    const { handler, seen } = setup({ timeout: '1s' })
+
+    await handler(outboundCall({ scope, signal: caller.signal }))
+
+    expect(seen[0]?.signal).toBeDefined()
+    expect(seen[0]?.signal).not.toBe(caller.signal)
   })
 })
 

@@ -4,7 +4,7 @@
  * another endpoint; the first final answer wins and the others are aborted and discarded. Every
  * extra try is charged to the retry budget.
  */
-import { type Call, Deadline, errorKind, LinkedSignal, type Outcome, type Reply, type TimerHandle } from '@weft/core'
+import { type Call, Deadline, errorKind, isAborted, LinkedSignal, type Outcome, type Reply, signalOf, type TimerHandle } from '@weft/core'
 import { accept, budgetExhausted, noteEndpoint, perTryTimedOut, type RetryEnv } from './answers.js'
 import type { RouteSettings } from './settings.js'
 import { tryHeaders } from './try-headers.js'
@@ -53,8 +53,8 @@ class HedgedCall {
     const tryAt = perTry !== undefined && now + perTry < deadlineAt ? now + perTry : deadlineAt
     const signal =
       tryAt < deadlineAt
-        ? new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, attempt, this.#s))
-        : new LinkedSignal(call.signal)
+        ? new LinkedSignal(signalOf(call), timers, tryAt, () => perTryTimedOut(call, attempt, this.#s))
+        : new LinkedSignal(signalOf(call))
     const t: Try = { attempt, signal, startedAt: clock.monotonic() }
     this.#inFlight.add(t)
     this.#env
@@ -85,7 +85,7 @@ class HedgedCall {
 
   #onHedgeDue(): void {
     this.#hedgeTimer = undefined
-    if (this.#done || this.#call.signal?.aborted) return
+    if (this.#done || isAborted(this.#call)) return
     if (!this.#env.budget.tryWithdraw()) {
       // no hedge over budget; the tries in flight carry on
       this.#refused = true
@@ -119,7 +119,7 @@ class HedgedCall {
     // nothing else in flight: replace the failed try at once, as gRPC hedging does
     const hedge = s.hedge
     const deadlineAt = this.#call.deadline === undefined ? Number.POSITIVE_INFINITY : this.#call.deadline.at
-    if (hedge !== undefined && this.#attempts < hedge.maxAttempts && this.#env.clock.now() < deadlineAt && !this.#call.signal?.aborted) {
+    if (hedge !== undefined && this.#attempts < hedge.maxAttempts && this.#env.clock.now() < deadlineAt && !isAborted(this.#call)) {
       if (this.#env.budget.tryWithdraw()) {
         this.#drop(t, outcome)
         this.#last = undefined

@@ -15,6 +15,7 @@ import {
   type Outcome,
   parseDuration,
   type Reply,
+  signalOf,
   systemClock,
   TIMEOUT_HEADER,
   type TimerQueue,
@@ -118,7 +119,7 @@ async function run(env: RetryEnv, call: Call, s: RouteSettings): Promise<Reply> 
   if (s.timeout !== undefined) {
     const at = env.clock.now() + s.timeout
     if (tightens(call, s.timeout, env.clock, at)) {
-      overall = new LinkedSignal(call.signal, env.timers, at, () => routeTimeoutExceeded(call, s))
+      overall = new LinkedSignal(signalOf(call), env.timers, at, () => routeTimeoutExceeded(call, s))
       bounded = { ...call, deadline: new Deadline(at, env.clock), signal: overall.signal }
     }
   }
@@ -166,7 +167,7 @@ async function retried(
       if (s.perTryTimeout !== undefined && now + s.perTryTimeout < deadlineAt) {
         tryAt = now + s.perTryTimeout
         const n = attempt
-        timer = new LinkedSignal(call.signal, timers, tryAt, () => perTryTimedOut(call, n, s))
+        timer = new LinkedSignal(signalOf(call), timers, tryAt, () => perTryTimedOut(call, n, s))
       }
       if (!fresh || timer !== undefined) remaining = tryAt - now
     }
@@ -210,7 +211,7 @@ async function retried(
     reply?.body?.discard()
     timer?.release()
     if (replay !== undefined) body = replay.next()
-    if (delay > 0) await waitBeforeRetry(clock, delay, call.signal)
+    if (delay > 0) await waitBeforeRetry(clock, delay, signalOf(call))
   }
 }
 

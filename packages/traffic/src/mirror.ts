@@ -66,7 +66,17 @@ export function mirror(options: MirrorOptions): Middleware | undefined {
         const authority = `${call.authority}-shadow`
         const controller = new AbortController()
         // fire and forget: the copy's answer is thrown away and its failure never reaches the caller
-        send({ ...call, subset: m.subset, authority, headers: { ...call.headers, host: authority }, signal: controller.signal }, controller)
+        send(
+          {
+            ...call,
+            subset: m.subset,
+            authority,
+            headers: { ...call.headers, host: authority },
+            signal: controller.signal,
+            scope: undefined,
+          },
+          controller,
+        )
       }
       return next(call)
     }

@@ -3,7 +3,7 @@
  * picks the subset; fault injection acts on it. Compiled once per policy version. Mirroring is its
  * own layer (`mirror.ts`), lower in the stack, so mirrors never pass the retry budget or the breaker.
  */
-import { type Call, type Clock, type HeaderMap, headerValue, type Middleware, type Reply, systemClock } from '@weft/core'
+import { type Call, type Clock, type HeaderMap, headerValue, type Middleware, type Reply, signalOf, systemClock } from '@weft/core'
 import type { FaultPolicy, HashOn, RoutePolicy, ServicePolicy } from '@weft/policy'
 import { compileMatches, type Matcher } from './match.js'
 import { routeTable } from './route-table.js'
@@ -68,7 +68,7 @@ export function route(options: RouteOptions): Middleware {
       if (active >= fault.maxActive) return next(call)
       activeFaults.set(name, active + 1)
       try {
-        if (delayHit) await clock.sleep((delay as { fixed: number }).fixed, call.signal)
+        if (delayHit) await clock.sleep((delay as { fixed: number }).fixed, signalOf(call))
         if (abortHit) return { status: (abort as { status: number }).status, headers: { 'x-weft-fault': 'abort' }, body: undefined }
       } finally {
         activeFaults.set(name, (activeFaults.get(name) ?? 1) - 1)
