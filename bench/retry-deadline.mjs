@@ -1,8 +1,9 @@
 // The retry and deadline layers on the success path, and the retry budget's accounting: CPU per
 // call over a plain inner handler (no network), against the same loop without the layers.
 // Run: npx turbo run build --filter=@weft/retry... --filter=@weft/deadline... && node bench/retry-deadline.mjs
-import { createTimerQueue, Deadline, runWithCall, systemClock } from '@weft/core'
+import { AbortScope, createTimerQueue, Deadline, runWithCall, systemClock } from '@weft/core'
 import { deadline, inboundDeadline } from '@weft/deadline'
+import { loadPolicy } from '@weft/policy'
 import { createRetryBudget, retry } from '@weft/retry'
 import { median, report } from './lib.mjs'
 
@@ -11,8 +12,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const timers = createTimerQueue(systemClock)
 
 /**
- * A call as the client's dispatcher builds it: null-prototype headers (or, with `plain`, a plain
- * object: copying one of those is ~6× cheaper), and the exchange's own signal.
+ * A call as the client's dispatcher builds it: the exchange as its scope and no signal of its own,
+ * plain-object headers (or, without `plain`, null-prototype ones: copying those is ~6× dearer).
  */
 function outbound(extra, plain = false) {
   const headers = plain ? {} : Object.create(null)
@@ -30,7 +31,8 @@ function outbound(extra, plain = false) {
     headers,
     body: null,
     replayable: true,
-    signal: new AbortController().signal,
+    signal: undefined,
+    scope: new AbortScope(),
     deadline: undefined,
     attempt: 1,
     route: undefined,
@@ -60,15 +62,24 @@ const inner = () =>
   })
 const sink = { onData: () => true, onEnd() {}, onError() {} }
 
+/** One call to its end, as the exchange sees it: the body piped, then the scope ended (its timers cancelled). */
+async function once(handler, makeCall, wrap) {
+  const call = makeCall()
+  ;(await wrap(() => handler(call))).body?.pipe(sink)
+  call.scope?.end()
+}
+
 async function measure(handler, makeCall, wrap = (fn) => fn()) {
-  for (let i = 0; i < 20_000; i++) (await wrap(() => handler(makeCall()))).body?.pipe(sink)
+  for (let i = 0; i < 20_000; i++) await once(handler, makeCall, wrap)
   const cpu0 = process.cpuUsage()
-  for (let i = 0; i < N; i++) (await wrap(() => handler(makeCall()))).body?.pipe(sink)
+  for (let i = 0; i < N; i++) await once(handler, makeCall, wrap)
   const cpu = process.cpuUsage(cpu0)
   return ((cpu.user + cpu.system) * 1000) / N // ns per call
 }
 
-const service = { name: 'payments', timeout: 2000, routes: [], retries: undefined }
+// as the mesh builds a service's stack: both layers read the service's policy (timeout 2s, default retries)
+const policy = await loadPolicy({ apiVersion: 'weft.dev/v1', services: { payments: { endpoints: [{ address: '127.0.0.1:1' }], timeout: '2s' } } })
+const service = policy.services.payments
 const variants = {
   baseline: [inner, () => outbound()],
   'deadline, no deadline anywhere': [deadline({ timers })(inner), () => outbound()],
@@ -82,9 +93,12 @@ const variants = {
     deadline({ timeout: '2s', timers })(retry({ timers })(inner)),
     () => outbound(undefined, true),
   ],
+  'deadline + retry from the service policy (as the mesh builds them), timeout 2s, plain-object headers': [
+    deadline({ service, timers })(retry({ service, timers })(inner)),
+    () => outbound(undefined, true),
+  ],
   'deadline + retry, caller x-weft-timeout': [deadline({ timers })(retry({ timers })(inner)), () => outbound({ 'x-weft-timeout': '1500' })],
 }
-void service
 
 const inboundCall = { direction: 'inbound', service: 'orders', deadline: Deadline.after(3_600_000), signal: undefined }
 const serverInner = () => Promise.resolve({ status: 200, headers: {}, body: undefined })
@@ -149,6 +163,6 @@ rows.push(['budget: deposit (+ tryWithdraw every 8th)', budgetNs.toFixed(1), '�
 rows.push(['budget: deposit, a slice expiring on every call', budgetWorstNs.toFixed(1), '—'])
 
 report('retry-deadline', 'retry + deadline layers on the success path (CPU per call)', ['variant', 'ns/call', 'over its baseline'], rows, [
-  `${ROUNDS} rounds of ${N} sequential calls each; medians of process CPU (user + system). The inner handler answers a 200 whose body ends when piped; the call is built as the client's dispatcher builds it (null-prototype headers, an AbortController of its own).`,
+  `${ROUNDS} rounds of ${N} sequential calls each; medians of process CPU (user + system). The inner handler answers a 200 whose body ends when piped; the call is built as the client's dispatcher builds it (its exchange as its scope, no AbortController), and its scope ended after the body, as the exchange does.`,
 ])
 timers.close()
