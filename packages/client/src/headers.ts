@@ -1,14 +1,14 @@
 /** Turns the header shapes undici and fetch hand a dispatcher into one lower-case map. */
-import type { HeaderMap } from '@weft/core'
+import { ATTEMPT_HEADER, type HeaderMap } from '@weft/core'
 
 type RawHeaders = Record<string, unknown> | readonly unknown[] | Iterable<readonly [string, unknown]> | null | undefined
 
 /**
  * Normalises dispatch headers (an object, a flat `[name, value, …]` array, or an iterable of pairs)
  * into one map with lower-case names (a `__proto__` header is dropped), setting `host` to the authority the caller wrote
- * unless it sent its own.
+ * unless it sent its own, and, for `firstTry`, `x-weft-attempt: 1`.
  */
-export function normalizeHeaders(raw: RawHeaders, authority: string): HeaderMap {
+export function normalizeHeaders(raw: RawHeaders, authority: string, firstTry = false): HeaderMap {
   // a plain object copies several times faster than a null-prototype one in every later spread;
   // `__proto__` is the one name that could reach the prototype, and `add` drops it
   const out: HeaderMap = {}
@@ -27,6 +27,9 @@ export function normalizeHeaders(raw: RawHeaders, authority: string): HeaderMap 
     }
   }
   if (!Object.hasOwn(out, 'host')) out.host = authority
+  // a mesh call's first try, stamped here where the map is made, so the retry layer need not copy it
+  // to stamp it (the caller's own value never decides anything: it is overwritten)
+  if (firstTry) out[ATTEMPT_HEADER] = '1'
   return out
 }
 

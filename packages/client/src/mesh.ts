@@ -384,7 +384,7 @@ class MeshImpl implements Mesh {
       method: (opts.method ?? 'GET').toUpperCase(),
       path: opts.path,
       authority,
-      headers: normalizeHeaders(opts.headers as Parameters<typeof normalizeHeaders>[0], authority),
+      headers: normalizeHeaders(opts.headers as Parameters<typeof normalizeHeaders>[0], authority, egress === undefined),
       body,
       replayable: body === null || typeof body === 'string' || body instanceof Uint8Array,
       // no AbortController per call: the exchange is the scope, and a signal is made only when a layer asks

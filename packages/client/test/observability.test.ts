@@ -76,6 +76,8 @@ describe('egress', () => {
 
     expect(await res.body.text()).toBe(outside.address)
     expect(outside.requests[0]?.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/)
+    // no retries outside the mesh: nothing stamps the attempt
+    expect(outside.requests[0]?.headers['x-weft-attempt']).toBeUndefined()
     expect(await mesh.registry.metrics()).toMatch(/weft_requests_total\{[^}]*service="egress"[^}]*code="200"[^}]*\} 1/)
   })
 })

@@ -9,6 +9,8 @@ const ATTEMPTS = Array.from({ length: 16 }, (_, i) => String(i))
  * finite. A plain object, so the next copy is cheap; a `__proto__` header stays an own key.
  */
 export function tryHeaders(headers: Readonly<HeaderMap>, attempt: number, remainingMs: number): HeaderMap {
+  // already right (the dispatcher stamps a mesh call's first try as it builds its headers): no copy
+  if (remainingMs === Number.POSITIVE_INFINITY && headers[ATTEMPT_HEADER] === ATTEMPTS[attempt]) return headers as HeaderMap
   const out = copyHeaders(headers)
   out[ATTEMPT_HEADER] = attempt < ATTEMPTS.length ? (ATTEMPTS[attempt] as string) : String(attempt)
   if (remainingMs !== Number.POSITIVE_INFINITY) {

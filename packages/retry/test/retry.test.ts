@@ -30,6 +30,15 @@ describe('retry: the first try', () => {
     expect(attemptsOf(sent)).toEqual(['1'])
   })
 
+  it('headers already stamped x-weft-attempt: 1 (as the dispatcher makes them) go out as they are', async () => {
+    const { handler, sent } = setup({ a: ok })
+    const headers = { host: 'payments', 'x-weft-attempt': '1' }
+
+    await handler(outboundCall({ headers }))
+
+    expect(sent[0]?.call.headers).toBe(headers)
+  })
+
   it('overwrites an x-weft-attempt the caller sent: it never decides anything', async () => {
     const { handler, sent } = setup({ a: ok })
 
