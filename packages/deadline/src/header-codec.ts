@@ -2,7 +2,7 @@
  * The deadline headers on the wire: reading `x-weft-timeout`, `grpc-timeout` and
  * `x-envoy-expected-rq-timeout-ms` without ever throwing, and writing the remaining budget.
  */
-import { TIMEOUT_HEADER } from '@weft/core'
+import { copyHeaders, TIMEOUT_HEADER } from '@weft/core'
 
 export const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 export const ENVOY_TIMEOUT_HEADER = 'x-envoy-expected-rq-timeout-ms'
@@ -129,19 +129,5 @@ export function withoutTimeoutHeaders(headers: Readonly<Record<string, unknown>>
   const out = copyHeaders(headers)
   delete out[TIMEOUT_HEADER]
   delete out[GRPC_TIMEOUT_HEADER]
-  return out
-}
-
-/** Copies a header map into a plain object; a `__proto__` key is defined, never assigned. */
-export function copyHeaders(headers: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  if (Object.getPrototypeOf(headers) !== null) return { ...headers }
-  // spreading a null-prototype (dictionary-mode) object is about 4× slower than this loop
-  const out: Record<string, unknown> = {}
-  const keys = Object.keys(headers)
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string
-    if (k === '__proto__') Object.defineProperty(out, k, { value: headers[k], enumerable: true, writable: true, configurable: true })
-    else out[k] = headers[k]
-  }
   return out
 }

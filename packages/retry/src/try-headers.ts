@@ -1,5 +1,5 @@
 /** The headers of one try: `x-weft-attempt`, and the try's remaining budget when it has a deadline. */
-import { ATTEMPT_HEADER, type HeaderMap, TIMEOUT_HEADER } from '@weft/core'
+import { ATTEMPT_HEADER, copyHeaders, type HeaderMap, TIMEOUT_HEADER } from '@weft/core'
 
 const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 const ATTEMPTS = Array.from({ length: 16 }, (_, i) => String(i))
@@ -17,19 +17,6 @@ export function tryHeaders(headers: Readonly<HeaderMap>, attempt: number, remain
     const ms = remainingMs >= 2 ? Math.floor(remainingMs) : 1
     out[TIMEOUT_HEADER] = String(ms)
     out[GRPC_TIMEOUT_HEADER] = ms <= 99_999_999 ? `${ms}m` : `${Math.min(99_999_999, Math.floor(ms / 1000))}S`
-  }
-  return out
-}
-
-function copyHeaders(headers: Readonly<HeaderMap>): HeaderMap {
-  if (Object.getPrototypeOf(headers) !== null) return { ...headers }
-  // spreading a null-prototype (dictionary-mode) object is about 4× slower than this loop
-  const out: HeaderMap = {}
-  const keys = Object.keys(headers)
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string
-    if (k === '__proto__') Object.defineProperty(out, k, { value: headers[k], enumerable: true, writable: true, configurable: true })
-    else out[k] = headers[k]
   }
   return out
 }

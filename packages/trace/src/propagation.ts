@@ -1,5 +1,5 @@
 /** Reads a call's trace context from its headers and writes one onto an outbound call's headers. */
-import type { HeaderMap } from '@weft/core'
+import { copyHeaders, type HeaderMap } from '@weft/core'
 import {
   B3_FLAGS,
   B3_HEADER,
@@ -86,19 +86,6 @@ export function injectContext(
       out[B3_SPAN_ID] = spanId
       out[B3_SAMPLED] = flags & 1 ? '1' : '0'
     }
-  }
-  return out
-}
-
-/** Copies a header map into a plain object (filling a null-prototype one is ~5× slower); `__proto__` is defined, never assigned. */
-function copyHeaders(headers: Readonly<HeaderMap>): HeaderMap {
-  if (Object.getPrototypeOf(headers) !== null) return { ...headers }
-  const out: HeaderMap = {}
-  const keys = Object.keys(headers)
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string
-    if (k === '__proto__') Object.defineProperty(out, k, { value: headers[k], enumerable: true, writable: true, configurable: true })
-    else out[k] = headers[k]
   }
   return out
 }
