@@ -4,19 +4,24 @@
  * never leaves the process; the control plane signs a CSR. Certificates land in a folder (`cert.pem`,
  * `key.pem`, `bundle.pem`, each written atomically) that `createMesh({ identity: { dir } })` watches.
  */
-import 'reflect-metadata'
 import { webcrypto } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as x509 from '@peculiar/x509'
 import { type Clock, WeftError } from '@weft/core'
-import { createIdentity, IDENTITY_FILES, type Identity, type IdentityPems, serviceSpiffeId, writeIdentity } from '@weft/mtls'
+import {
+  createIdentity,
+  IDENTITY_FILES,
+  type Identity,
+  type IdentityPems,
+  x509 as loadX509,
+  serviceSpiffeId,
+  writeIdentity,
+} from '@weft/mtls'
 import type { Backoff } from './backoff.js'
 import type { HttpRequest } from './http-request.js'
 import { exchange } from './http-request.js'
 import { CERTIFICATES_PATH, type CertificateResponse, CONTROL_PLANE_SPIFFE_PATH, JSON_CONTENT_TYPE } from './protocol.js'
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto)
 const subtle = webcrypto.subtle as unknown as SubtleCrypto
 
 export interface AgentIdentityOptions {
@@ -176,6 +181,7 @@ export class CertificateKeeper {
       throw new Error('no valid certificate to renew with, and no bootstrap token for a first one')
     const source = this.#c.sources()
     if (source.protocol !== 'https:') throw new Error(`certificates are only requested over https, and ${source.origin} is not`)
+    const x509 = loadX509() // loaded here, not at import: a mesh without certificates never pays for it
     const keys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({
       name: 'O=weft',

@@ -11,7 +11,7 @@ import { describeCertificate } from './certificate.js'
 import type { IdentityPems } from './identity.js'
 import { IDENTITY_FILES } from './identity-source.js'
 import { parseSpiffeId, trustDomainId } from './spiffe-id.js'
-import { subtle, toPem, x509 } from './x509.js'
+import { x509 as loadX509, subtle, toPem } from './x509.js'
 
 /** Key algorithms a certificate can be issued with. ECDSA P-256 is the default: fast and small. */
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096'
@@ -89,6 +89,7 @@ function tryDuration(input: Lifetime): number {
 
 /** Creates a self-signed trust anchor for a trust domain. */
 export async function createTrustAnchor(options: TrustAnchorOptions): Promise<TrustAnchor> {
+  const x509 = loadX509()
   const tdId = trustDomainId(options.trustDomain)
   const lifetime = parseLifetime(options.lifetime ?? CERTIFICATE_AUTHORITY_DEFAULTS.anchorLifetime)
   const keyType = options.keyType ?? CERTIFICATE_AUTHORITY_DEFAULTS.keyType
@@ -138,6 +139,7 @@ export function loadTrustAnchor(pems: { cert: string; key: string }): TrustAncho
 
 /** Issues an X.509-SVID for `spiffeId`, signed by the anchor: one URI SAN, not a CA, digitalSignature, server and client auth. */
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
+  const x509 = loadX509()
   const { anchor } = options
   const id = parseSpiffeId(options.spiffeId)
   if (id.trustDomain !== anchor.trustDomain) {

@@ -7,7 +7,7 @@
 import { X509Certificate as NodeX509 } from 'node:crypto'
 import { WeftError } from '@weft/core'
 import { spiffeIdProblem, trustDomainOf } from './spiffe-id.js'
-import { pemBlocks, x509 } from './x509.js'
+import { pemBlocks, type X509, x509 } from './x509.js'
 
 /** A certificate's facts, as `weft certs show` prints them. */
 export interface CertificateDescription {
@@ -40,17 +40,25 @@ export interface CertificateDescription {
   readonly svidProblems: readonly string[]
 }
 
-const KEY_USAGE_NAMES: readonly [number, string][] = [
-  [x509.KeyUsageFlags.digitalSignature, 'digitalSignature'],
-  [x509.KeyUsageFlags.nonRepudiation, 'nonRepudiation'],
-  [x509.KeyUsageFlags.keyEncipherment, 'keyEncipherment'],
-  [x509.KeyUsageFlags.dataEncipherment, 'dataEncipherment'],
-  [x509.KeyUsageFlags.keyAgreement, 'keyAgreement'],
-  [x509.KeyUsageFlags.keyCertSign, 'keyCertSign'],
-  [x509.KeyUsageFlags.cRLSign, 'cRLSign'],
-  [x509.KeyUsageFlags.encipherOnly, 'encipherOnly'],
-  [x509.KeyUsageFlags.decipherOnly, 'decipherOnly'],
-]
+/** KeyUsage bits by name, in the library's order; made with the library, on first use. */
+let keyUsageNames: readonly [number, string][] | undefined
+function keyUsageTable(lib: typeof X509): readonly [number, string][] {
+  const flags = lib.KeyUsageFlags
+  keyUsageNames ??= (
+    [
+      'digitalSignature',
+      'nonRepudiation',
+      'keyEncipherment',
+      'dataEncipherment',
+      'keyAgreement',
+      'keyCertSign',
+      'cRLSign',
+      'encipherOnly',
+      'decipherOnly',
+    ] as const
+  ).map((name) => [flags[name], name])
+  return keyUsageNames
+}
 const EKU_NAMES: Readonly<Record<string, string>> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
   '1.3.6.1.5.5.7.3.2': 'clientAuth',
@@ -70,10 +78,11 @@ const CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', sec
  */
 export function describeCertificate(input: string | Uint8Array): CertificateDescription {
   const der = toDer(input)
-  let cert: x509.X509Certificate
+  const lib = x509()
+  let cert: X509.X509Certificate
   let node: NodeX509
   try {
-    cert = new x509.X509Certificate(der as Uint8Array<ArrayBuffer>)
+    cert = new lib.X509Certificate(der as Uint8Array<ArrayBuffer>)
     node = new NodeX509(der)
   } catch (err) {
     throw new WeftError('WEFT_CERTIFICATE_INVALID', `not a parseable X.509 certificate: ${(err as Error).message}`, { cause: err })
@@ -82,17 +91,22 @@ export function describeCertificate(input: string | Uint8Array): CertificateDesc
   const uris: string[] = []
   const dnsNames: string[] = []
   const ipAddresses: string[] = []
-  for (const san of cert.getExtensions(x509.SubjectAlternativeNameExtension)) {
+  for (const san of cert.getExtensions(lib.SubjectAlternativeNameExtension)) {
     for (const name of san.names.items) {
       if (name.type === 'url') uris.push(name.value)
       else if (name.type === 'dns') dnsNames.push(name.value)
       else if (name.type === 'ip') ipAddresses.push(name.value)
     }
   }
-  const basic = cert.getExtension(x509.BasicConstraintsExtension)
-  const ku = cert.getExtension(x509.KeyUsagesExtension)
-  const keyUsage = ku === null ? undefined : KEY_USAGE_NAMES.filter(([bit]) => (ku.usages & bit) !== 0).map(([, name]) => name)
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension)
+  const basic = cert.getExtension(lib.BasicConstraintsExtension)
+  const ku = cert.getExtension(lib.KeyUsagesExtension)
+  const keyUsage =
+    ku === null
+      ? undefined
+      : keyUsageTable(lib)
+          .filter(([bit]) => (ku.usages & bit) !== 0)
+          .map(([, name]) => name)
+  const eku = cert.getExtension(lib.ExtendedKeyUsageExtension)
   const extendedKeyUsage = eku === null ? [] : eku.usages.map((u) => EKU_NAMES[String(u)] ?? String(u))
   // the ASN.1 model is the parser's own; X509Certificate keeps it as a protected field
   const rawVersion = (cert as unknown as { asn: { tbsCertificate: { version?: number } } }).asn.tbsCertificate.version

@@ -35,3 +35,5 @@ export {
   spiffeIdProblem,
   trustDomainId,
 } from './spiffe-id.js'
+/** @internal The X.509 library weft reads and makes certificates with, loaded on first use (the agent's CSRs). */
+export { x509 } from './x509.js'

@@ -1,12 +1,29 @@
-/** The X.509 library, loaded once with the reflect polyfill it needs and Node's WebCrypto as its provider. */
-import 'reflect-metadata'
+/**
+ * The X.509 library, loaded on first use with the reflect polyfill it needs and Node's WebCrypto as
+ * its provider. A process that never reads a certificate (no identity, plaintext only) never loads
+ * it: it and its dependencies are about 10 MB of RSS.
+ */
 import { webcrypto } from 'node:crypto'
-import * as x509 from '@peculiar/x509'
+import { createRequire } from 'node:module'
+import type * as X509 from '@peculiar/x509'
 
-// @peculiar/x509 2.x needs the reflect polyfill imported first (tsyringe throws otherwise)
-x509.cryptoProvider.set(webcrypto as unknown as Crypto)
+export type { X509 }
 
-export { x509 }
+let loaded: typeof X509 | undefined
+
+/** The library; the first call loads it (synchronously, once: at identity load, never per request). */
+export function x509(): typeof X509 {
+  if (loaded === undefined) {
+    // the CJS build has `require`; the ESM build makes one (a certificate is read synchronously at a handshake)
+    const load = typeof require === 'function' ? require : createRequire(import.meta.url)
+    // @peculiar/x509 2.x needs the reflect polyfill loaded first (tsyringe throws otherwise)
+    load('reflect-metadata')
+    const lib = load('@peculiar/x509') as typeof X509
+    lib.cryptoProvider.set(webcrypto as unknown as Crypto)
+    loaded = lib
+  }
+  return loaded
+}
 
 /** Node's WebCrypto, typed for the DOM lib @peculiar/x509 is written against. */
 export const subtle = webcrypto.subtle as unknown as SubtleCrypto

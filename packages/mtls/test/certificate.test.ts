@@ -5,7 +5,10 @@ import { isWeftError } from '@weft/core'
 import { describe, expect, it } from 'vitest'
 import type { IssuedCertificate, TrustAnchor } from '../src/index.js'
 import { createTrustAnchor, describeCertificate, issueCertificate, loadTrustAnchor, parseLifetime } from '../src/index.js'
-import { toPem, x509 } from '../src/x509.js'
+import { x509 as loadX509, toPem } from '../src/x509.js'
+
+const x509 = loadX509()
+
 import { anchorFor, craft, id, svid } from './helpers.js'
 
 /** Rewrites a certificate as X.509 v1 (no extensions) and signs it again, as an old CA tool would issue it. */

@@ -4,7 +4,9 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { onTestFinished } from 'vitest'
 import { createTrustAnchor, type IssuedCertificate, issueCertificate, type TrustAnchor } from '../src/index.js'
-import { x509 } from '../src/x509.js'
+import { x509 as loadX509, type X509 } from '../src/x509.js'
+
+const x509 = loadX509()
 
 export const TD = 'weft.local'
 export const id = (service: string, ns = 'default', td = TD) => `spiffe://${td}/ns/${ns}/sa/${service}`
@@ -60,7 +62,7 @@ export async function craft(anchor: TrustAnchor, o: CraftOptions): Promise<Issue
   const anchorKey = createPrivateKey(anchor.key).export({ format: 'der', type: 'pkcs8' })
   const signingKey = await subtle.importKey('pkcs8', anchorKey, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
   const issuer = new x509.X509Certificate(anchor.cert)
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(o.ca ?? false, undefined, true),
     new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']),
   ]
