@@ -1,6 +1,8 @@
 /** One mesh's metrics: the registry they are served from, the counts behind them, and the tap. */
+
+import { createRequire } from 'node:module'
 import { type Clock, systemClock, WeftError } from '@weft/core'
-import { Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { registerMetrics } from './exposition.js'
 import { boundsInMs, DEFAULT_BUCKETS } from './histogram.js'
 import { type CircuitStateRow, type EndpointStateRow, MetricsStore } from './store.js'
@@ -33,17 +35,21 @@ export interface MeshMetrics {
 
 const stores = new WeakMap<Registry, MetricsStore>()
 
+function loadPromClient(): typeof import('prom-client') {
+  // the CJS build has `require`; the ESM build makes one
+  return (typeof require === 'function' ? require : createRequire(import.meta.url))('prom-client') as typeof import('prom-client')
+}
+
 /**
  * Registers weft's metrics in a registry (the given one or a new one) and returns what the
  * layers and the admin endpoint share. Meshes given the same registry share its counts.
  */
 export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics {
   const clock = options.clock ?? systemClock
-  const registry = options.registry ?? new Registry()
-  if (typeof (registry as Partial<Registry>)?.registerMetric !== 'function')
+  const given = options.registry
+  if (given !== undefined && typeof (given as Partial<Registry>)?.registerMetric !== 'function')
     throw new WeftError('WEFT_INVALID_ARGUMENT', 'metrics: `registry` must be a prom-client Registry')
-  let store = stores.get(registry)
-  if (store === undefined) {
+  const newStore = () => {
     const buckets = options.buckets ?? METRICS_DEFAULTS.buckets
     let boundsMs: Float64Array
     try {
@@ -51,16 +57,37 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     } catch (err) {
       throw new WeftError('WEFT_INVALID_ARGUMENT', `metrics: ${(err as Error).message}`, { cause: err })
     }
-    store = new MetricsStore([...buckets], boundsMs, clock.now())
-    registerMetrics(registry, store)
-    stores.set(registry, store)
+    return new MetricsStore([...buckets], boundsMs, clock.now())
   }
-  const s = store
+  let registry: Registry | undefined = given
+  let s: MetricsStore
+  if (given !== undefined) {
+    let shared = stores.get(given)
+    if (shared === undefined) {
+      shared = newStore()
+      registerMetrics(given, shared)
+      stores.set(given, shared)
+    }
+    s = shared
+  } else {
+    // weft's own registry is made when first asked for (a scrape, the admin endpoint): the layers
+    // write to the store, and prom-client (about 2 MB of RSS) loads only for someone who reads
+    s = newStore()
+  }
+  const store = s
   return {
-    registry,
+    get registry(): Registry {
+      if (registry === undefined) {
+        const { Registry: PromRegistry } = loadPromClient()
+        registry = new PromRegistry()
+        registerMetrics(registry, store)
+        stores.set(registry, store)
+      }
+      return registry
+    },
     tap: new Tap(),
     clock,
-    store: s,
+    store,
     observeEndpoints(source) {
       s.endpointSources.add(source)
       return () => s.endpointSources.delete(source)

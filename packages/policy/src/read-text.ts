@@ -2,10 +2,23 @@
  * Policy text to data: JSON through JSON.parse, YAML through the `yaml` package locked down to one
  * document, few aliases, no merge keys and no tags beyond YAML's own, with positions for every error.
  */
-import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml'
+import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
 import type { RawIssue, Segments } from './issues.js'
 
 export type PolicyFormat = 'json' | 'yaml'
+
+let yamlLib: typeof Yaml | undefined
+
+/**
+ * @internal The `yaml` package, loaded the first time YAML is read: a mesh whose policy is an
+ * object or JSON never loads it (about 2 MB of RSS).
+ */
+export function loadYaml(): typeof Yaml {
+  // the CJS build has `require`; the ESM build makes one
+  yamlLib ??= (typeof require === 'function' ? require : createRequire(import.meta.url))('yaml') as typeof Yaml
+  return yamlLib
+}
 
 export interface TextLimits {
   maxBytes: number
@@ -69,6 +82,7 @@ function readJson(text: string): ReadText {
 function readYaml(text: string, limits: TextLimits): ReadText {
   const tooDeep = yamlDepthIssue(text, limits.maxDepth)
   if (tooDeep !== undefined) return { value: undefined, issues: [tooDeep] }
+  const { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } = loadYaml()
   const lineCounter = new LineCounter()
   const options = {
     lineCounter,
@@ -226,6 +240,7 @@ function skipQuoted(text: string, start: number, quote: string): number {
 
 /** The path of a node from its ancestors, as the data will have it: map keys and list indexes. */
 function segmentsOf(chain: readonly unknown[]): (string | number)[] {
+  const { isPair, isScalar, isSeq } = loadYaml()
   const segments: (string | number)[] = []
   for (let i = 0; i < chain.length - 1; i++) {
     const here = chain[i]

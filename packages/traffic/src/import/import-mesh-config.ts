@@ -3,8 +3,7 @@
  * document. Every field it cannot carry over is reported with its path; nothing is dropped silently.
  */
 import { isWeftError, WeftError } from '@weft/core'
-import { POLICY_DEFAULTS, parsePolicy } from '@weft/policy'
-import { parseAllDocuments, stringify } from 'yaml'
+import { loadYaml, POLICY_DEFAULTS, parsePolicy } from '@weft/policy'
 
 /** A field of the input that did not make it into the policy, or a translation the user should check. */
 export interface ImportNote {
@@ -62,7 +61,7 @@ export function importMeshConfig(texts: string | readonly string[], options: Imp
     const bytes = Buffer.byteLength(text, 'utf8')
     if (bytes > maxBytes) throw invalid(`${where}: ${bytes} bytes, over the limit of ${maxBytes}`)
     let index = 0
-    for (const doc of parseAllDocuments(text, { merge: false })) {
+    for (const doc of loadYaml().parseAllDocuments(text, { merge: false })) {
       index++
       const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
       if (problem !== undefined) throw invalid(`${where}: not YAML weft can read: ${problem.message}`)
@@ -213,7 +212,7 @@ class Translation {
     const document: Obj = { apiVersion: 'weft.dev/v1' }
     if (Object.keys(this.defaults).length > 0) document.defaults = this.defaults
     document.services = services
-    return { document, yaml: stringify(document), untranslated: this.untranslated, warnings: this.warnings }
+    return { document, yaml: loadYaml().stringify(document), untranslated: this.untranslated, warnings: this.warnings }
   }
 
   /** Subsets a route names but no imported DestinationRule defines: assumed `version: <name>`, as Istio setups usually label them. */
