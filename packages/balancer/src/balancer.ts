@@ -17,6 +17,7 @@ import {
   headerValue,
   type Middleware,
   type OutcomeKind,
+  type Reply,
   systemClock,
   type TimerQueue,
   type Verdict,
@@ -317,29 +318,48 @@ export function createBalancer(options: BalancerOptions): Balancer {
     })
   }
 
-  const middleware: Middleware = (next: Handler): Handler =>
-    async function balancing(call) {
-      const pool = call.subset === undefined ? all : subsets.get(call.subset)
-      const started = clock.monotonic()
-      let k = pool === undefined ? -1 : choose(pool, call, started)
-      if (k < 0 && pool !== undefined && !answered) {
-        await firstAnswer
-        k = choose(pool, call, clock.monotonic())
-      }
-      if (k < 0 || pool === undefined) throw noEndpoint(call, pool)
+  const middleware: Middleware = (next: Handler): Handler => {
+    /** Sends the call to endpoint `k` of `pool` and records how it went. */
+    function send(call: Call, pool: Pool, k: number, started: number): Promise<Reply> {
       const picked = pool.active[k] as EndpointState
       const tried = call.tried.length === 0 ? picked.onlyThis : [...call.tried, picked.address]
       picked.inFlight++
-      let reply: Awaited<ReturnType<Handler>>
+      let pending: Promise<Reply>
       try {
-        reply = await next({ ...call, endpoint: picked.endpoint, tried })
+        pending = next({ ...call, endpoint: picked.endpoint, tried })
       } catch (error) {
         settle(picked, started, errorKind(error), classify(call, { error }))
-        throw error
+        return Promise.reject(error)
       }
-      settle(picked, started, reply.status, classify(call, { reply }))
-      return reply
+      // a plain promise chain, not an async function: one promise less per try
+      return pending.then(
+        (reply) => {
+          settle(picked, started, reply.status, classify(call, { reply }))
+          return reply
+        },
+        (error: unknown) => {
+          settle(picked, started, errorKind(error), classify(call, { error }))
+          throw error
+        },
+      )
     }
+
+    return function balancing(call) {
+      const pool = call.subset === undefined ? all : subsets.get(call.subset)
+      const started = clock.monotonic()
+      const k = pool === undefined ? -1 : choose(pool, call, started)
+      if (k >= 0 && pool !== undefined) return send(call, pool, k, started)
+      if (pool !== undefined && !answered) {
+        // discovery has not answered yet: wait for its first answer, once
+        return (firstAnswer as Promise<void>).then(() => {
+          const again = choose(pool, call, clock.monotonic())
+          if (again < 0) throw noEndpoint(call, pool)
+          return send(call, pool, again, started)
+        })
+      }
+      return Promise.reject(noEndpoint(call, pool))
+    }
+  }
 
   function snapshot(): BalancerSnapshot {
     const now = clock.monotonic()
