@@ -36,8 +36,8 @@ export interface MeshMetrics {
 const stores = new WeakMap<Registry, MetricsStore>()
 
 function loadPromClient(): typeof import('prom-client') {
-  // the CJS build has `require`; the ESM build makes one
-  return (typeof require === 'function' ? require : createRequire(import.meta.url))('prom-client') as typeof import('prom-client')
+  // tsup shims import.meta.url in the CJS build
+  return createRequire(import.meta.url)('prom-client') as typeof import('prom-client')
 }
 
 /**

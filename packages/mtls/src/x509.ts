@@ -14,8 +14,8 @@ let loaded: typeof X509 | undefined
 /** The library; the first call loads it (synchronously, once: at identity load, never per request). */
 export function x509(): typeof X509 {
   if (loaded === undefined) {
-    // the CJS build has `require`; the ESM build makes one (a certificate is read synchronously at a handshake)
-    const load = typeof require === 'function' ? require : createRequire(import.meta.url)
+    // synchronous, as a certificate is read at a handshake (tsup shims import.meta.url in the CJS build)
+    const load = createRequire(import.meta.url)
     // @peculiar/x509 2.x needs the reflect polyfill loaded first (tsyringe throws otherwise)
     load('reflect-metadata')
     const lib = load('@peculiar/x509') as typeof X509

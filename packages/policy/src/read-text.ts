@@ -15,8 +15,8 @@ let yamlLib: typeof Yaml | undefined
  * object or JSON never loads it (about 2 MB of RSS).
  */
 export function loadYaml(): typeof Yaml {
-  // the CJS build has `require`; the ESM build makes one
-  yamlLib ??= (typeof require === 'function' ? require : createRequire(import.meta.url))('yaml') as typeof Yaml
+  // tsup shims import.meta.url in the CJS build
+  yamlLib ??= createRequire(import.meta.url)('yaml') as typeof Yaml
   return yamlLib
 }
 

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+
+/** Runs `body` in a fresh Node process with the built @weft/client and returns the heavy modules it loaded. */
+function loadedAfter(body: string): Promise<string[]> {
+  const script = `
+    import { createRequire } from 'node:module'
+    import { createServer } from 'node:http'
+    import { request } from 'undici'
+    import { createMesh } from '@weft/client'
+    const upstream = createServer((req, res) => res.end('ok'))
+    await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const address = '127.0.0.1:' + upstream.address().port
+    const mesh = await createMesh({ service: 'checkout', policy: { apiVersion: 'weft.dev/v1', services: { payments: { endpoints: [{ address }] } } } })
+    await request('http://payments/', { dispatcher: mesh.dispatcher }).then((r) => r.body.text())
+    ${body}
+    await mesh.close()
+    upstream.close()
+    const heavy = /node_modules\\/(@peculiar\\/x509|reflect-metadata|prom-client|yaml)\\//
+    const names = Object.keys(createRequire(import.meta.url).cache).filter((k) => heavy.test(k)).map((k) => k.match(heavy)[1])
+    console.log(JSON.stringify([...new Set(names)].sort()))`
+  return new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { cwd: new URL('../../..', import.meta.url).pathname },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]'))),
+    ),
+  )
+}
+
+describe('what a mesh loads', () => {
+  it('a mesh with an object policy, no identity and no scrape never loads the X.509 library, yaml or prom-client', async () => {
+    expect(await loadedAfter('')).toEqual([])
+  })
+
+  it('prom-client loads when weft’s own registry is first read, and serves the calls made before', async () => {
+    const loaded = await loadedAfter(`
+      const text = await mesh.registry.metrics()
+      if (!/weft_requests_total\\{[^}]*service="payments"[^}]*\\} 1/.test(text)) throw new Error('the call before the first scrape is missing: ' + text)`)
+
+    expect(loaded).toEqual(['prom-client'])
+  })
+})
