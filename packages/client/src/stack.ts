@@ -8,7 +8,7 @@ import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } f
 import { deadline } from '@weft/deadline'
 import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import type { ServicePolicy } from '@weft/policy'
-import { retry } from '@weft/retry'
+import { createRetryBudget, type RetryBudget, retry } from '@weft/retry'
 import { type TraceOptions, trace, traceAttempts } from '@weft/trace'
 import { mirror, route } from '@weft/traffic'
 
@@ -41,6 +41,8 @@ export interface ServiceContext {
 export interface ServiceHandles {
   balancer?: Balancer
   breaker?: Breaker
+  /** The service's retry budget, with the options it was made from. */
+  retryBudget?: { readonly budget: RetryBudget; readonly key: string }
 }
 
 // Each concern package fills its own line; a layer whose build returns undefined is left out.
@@ -54,9 +56,16 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
   layer('route', 'matches the route; split and fault injection act on it', (ctx) => route({ service: ctx.service, clock: ctx.mesh.clock })),
-  layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) =>
-    retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
-  ),
+  layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) => {
+    // the budget outlives a policy update that leaves its options alone: a storm spent before the
+    // update stays spent after it, as the breaker's state and the balancer's ejections do
+    const options = ctx.service.retries?.budget
+    const key = JSON.stringify(options ?? null)
+    const kept = ctx.previous?.retryBudget
+    const budget = kept !== undefined && kept.key === key ? kept.budget : createRetryBudget({ ...options, clock: ctx.mesh.clock })
+    ctx.handles.retryBudget = { budget, key }
+    return retry({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers, budget })
+  }),
   layer('concurrency', 'outside the breaker: a call refused for overload says nothing about the upstream', (ctx) =>
     ctx.service.concurrency.maxInFlight === Number.POSITIVE_INFINITY ? undefined : concurrency(ctx.service.concurrency),
   ),
