@@ -2,6 +2,9 @@
 // 100 000 endpoints, then µs of CPU per call for balancer + outlier detection + breaker on the
 // success path. Build first: (cd packages/core && npx tsup) and the same for balancer, breaker, discovery.
 //   node bench/balancer.mjs            (NODE_OPTIONS is not needed; plain Node ESM)
+//   node --expose-gc bench/balancer.mjs --picker 'EWMA (P2C)'   (one picker's medians, nothing written)
+import { fork } from 'node:child_process'
+import { GCProfiler, getHeapStatistics } from 'node:v8'
 import { createBalancer } from '@weft/balancer'
 import { createBreaker } from '@weft/breaker'
 import { compose } from '@weft/core'
@@ -20,6 +23,8 @@ const PICKERS = [
   { name: 'ring hash', lb: { type: 'ring-hash', hashOn: { header: 'x-user' } }, weighted: false },
   { name: 'Maglev', lb: { type: 'maglev', hashOn: { header: 'x-user' } }, weighted: false },
 ]
+const ROUNDS = 11
+const PICKS = 1_000_000
 
 function call(headers = {}) {
   return testCall({ headers })
@@ -32,51 +37,120 @@ function endpoints(n, weighted) {
   }))
 }
 
-/** ns per pick: the best of 7 runs of `iterations` picks (the least disturbed by other work on the machine). */
+// The endpoint a pick answers is stored, not compared or read: `e !== last` made V8 check the
+// object's type, one read of every picked Endpoint, a DRAM miss at 100 000 endpoints that belongs
+// to the transport, not the pick. A store only reads the slot of the pool's array.
+const sink = new Array(1024).fill(undefined)
+
+/** ns per pick over `iterations` picks. */
 function timePicks(b, calls, iterations) {
   const mask = calls.length - 1
-  // the endpoint is compared, not read: what the balancer costs ends where the transport starts
-  let last
-  let changes = 0
-  for (let i = 0; i < 200_000; i++) last = b.pick(calls[i & mask]) // warm up
-  const runs = []
-  for (let r = 0; r < 7; r++) {
-    const t0 = process.hrtime.bigint()
-    for (let i = 0; i < iterations; i++) {
-      const e = b.pick(calls[i & mask])
-      if (e !== last) changes++
-      last = e
-    }
-    runs.push(Number(process.hrtime.bigint() - t0) / iterations)
-  }
-  if (changes < 0) console.log('')
-  return Math.min(...runs)
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < iterations; i++) sink[i & 1023] = b.pick(calls[i & mask])
+  return Number(process.hrtime.bigint() - t0) / iterations
 }
 
-const keyed = Array.from({ length: 1024 }, (_, i) => call({ 'x-user': `user-${i}` }))
-const rows = []
-for (const p of PICKERS) {
-  const cells = [p.name]
-  for (const n of SIZES) {
+/** Runs `f` and answers its result with the bytes it allocated: the heap's growth plus what collections freed meanwhile. */
+function allocating(f) {
+  const profiler = new GCProfiler()
+  profiler.start()
+  const before = getHeapStatistics().used_heap_size
+  const result = f()
+  const after = getHeapStatistics().used_heap_size
+  let freed = 0
+  for (const gc of profiler.stop().statistics) freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize
+  return { result, bytes: after - before + freed }
+}
+
+/**
+ * One picker, in a process of its own (a picker measured after others would find V8's call sites
+ * already polymorphic): all three sizes are built first, so every size runs with the same heap,
+ * warmed up, then timed in interleaved rounds (the order rotates) so that load from other work on
+ * the machine falls on every size alike. Answers per size the median, the lowest and the highest round.
+ */
+function measure(p) {
+  const keyed = Array.from({ length: 1024 }, (_, i) => call({ 'x-user': `user-${i}` }))
+  const built = SIZES.map((n) => {
     const t0 = performance.now()
     const b = createBalancer({ source: staticSource(endpoints(n, p.weighted)), loadBalancer: p.lb, outlierDetection: false })
-    const build = performance.now() - t0
-    const ns = timePicks(b, keyed, 2_000_000)
-    cells.push(`${ns.toFixed(0)} ns${build > 50 ? ` (build ${build.toFixed(0)} ms)` : ''}`)
-    b.close()
+    return { b, build: performance.now() - t0 }
+  })
+  globalThis.gc?.()
+  for (const { b } of built) timePicks(b, keyed, 300_000) // warm up
+  const runs = SIZES.map(() => [])
+  const bytes = SIZES.map(() => 0)
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < SIZES.length; k++) {
+      const s = (k + r) % SIZES.length
+      const round = allocating(() => timePicks(built[s].b, keyed, PICKS))
+      runs[s].push(round.result)
+      bytes[s] += round.bytes
+    }
   }
-  const first = Number.parseFloat(cells[1])
-  const last = Number.parseFloat(cells[3])
-  cells.push(`${(last / first).toFixed(2)}×`)
+  if (sink.some((e) => e === undefined)) throw new Error('a pick answered no endpoint')
+  for (const { b } of built) b.close()
+  return built.map(({ build }, s) => ({
+    build,
+    bytes: bytes[s] / (ROUNDS * PICKS),
+    median: median(runs[s]),
+    low: Math.min(...runs[s]),
+    high: Math.max(...runs[s]),
+  }))
+}
+
+function inChild(p) {
+  return new Promise((resolve, reject) => {
+    const child = fork(import.meta.filename, ['--picker', p.name], { execArgv: ['--expose-gc'] })
+    child.once('message', resolve)
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${p.name}: exit ${code}`))))
+  })
+}
+
+const only = process.argv.indexOf('--picker')
+if (only !== -1) {
+  const p = PICKERS.find((x) => x.name === process.argv[only + 1])
+  const result = measure(p)
+  if (process.send === undefined) console.log(p.name, result.map((r) => `${r.median.toFixed(1)} ns ${r.bytes.toFixed(0)} B`).join(' / '))
+  else process.send(result)
+  process.exit(0)
+}
+
+// Whole runs repeat, interleaved across pickers, and each cell is the median of the runs' medians:
+// a run's level moves with the machine's load more than the rounds within it do.
+const REPEATS = 3
+const measured = PICKERS.map(() => [])
+for (let r = 0; r < REPEATS; r++) for (const [i, p] of PICKERS.entries()) measured[i].push(await inChild(p))
+const rows = []
+let spread = 0
+for (const [i, p] of PICKERS.entries()) {
+  const runs = measured[i]
+  const cells = [p.name]
+  let bytes = 0
+  const ns = SIZES.map((_, s) => median(runs.map((run) => run[s].median)))
+  for (const [s, n] of ns.entries()) {
+    const low = Math.min(...runs.map((run) => run[s].low))
+    const high = Math.max(...runs.map((run) => run[s].high))
+    const build = median(runs.map((run) => run[s].build))
+    bytes = Math.max(bytes, ...runs.map((run) => run[s].bytes))
+    spread = Math.max(spread, (high - low) / n)
+    cells.push(`${n.toFixed(0)} ns (${low.toFixed(0)}–${high.toFixed(0)})${build > 50 ? `, build ${build.toFixed(0)} ms` : ''}`)
+  }
+  const ratios = runs.map((run) => run[2].median / run[0].median)
+  cells.push(`${(ns[2] / ns[0]).toFixed(2)}× (runs ${ratios.map((x) => x.toFixed(2)).join(', ')})`, bytes.toFixed(1))
   rows.push(cells)
 }
 report(
   'balancer-pickers',
   'ns per pick (Balancer.pick: subset lookup, hash key, pick)',
-  ['picker', '10', '1 000', '100 000', '100k / 10'],
+  ['picker', '10', '1 000', '100 000', '100k / 10', 'bytes allocated per pick'],
   rows,
   [
-    'Picks with no load in flight; least request and EWMA compare two candidates per pick. Ring hash and Maglev hash an `x-user` header (1 024 distinct keys).',
+    `Each cell: the median of ${REPEATS} runs, each run the median of ${ROUNDS} rounds of ${PICKS.toLocaleString('en')} picks per size; in brackets the lowest and`,
+    'highest round of all runs. Each run of a picker is a fresh process (`node --expose-gc`, collected after building, warmed up);',
+    'within it the sizes interleave round by round, and the runs interleave across pickers. Picks with no load in flight; least',
+    'request and EWMA compare two candidates per pick. Ring hash and Maglev hash an `x-user` header (1 024 distinct keys). The',
+    'answer is stored, never dereferenced. Bytes per pick: heap growth plus what collections freed, over all timed rounds.',
+    `Noise: the widest lowest–highest spread of one cell was ${(spread * 100).toFixed(0)} % of its median; the machine (2 cores) was shared with other work.`,
   ],
 )
 

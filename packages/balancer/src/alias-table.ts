@@ -1,5 +1,5 @@
 /** Vose's alias method: draws an index in proportion to its weight in O(1), after an O(n) build. */
-import { randomIndex, randomUnit } from './random.js'
+import { chance, randomIndex } from './random.js'
 
 export interface AliasTable {
   /** An index drawn in proportion to its weight. */
@@ -29,7 +29,7 @@ export function aliasTable(weights: readonly number[]): AliasTable {
   return {
     sample() {
       const i = randomIndex(n)
-      return randomUnit() < (prob[i] as number) ? i : (alias[i] as number)
+      return chance(prob, i) ? i : (alias[i] as number)
     },
   }
 }

@@ -26,11 +26,11 @@ import {
 import type { HashOn, LoadBalancerPolicy, LoadBalancerType, OutlierDetectionPolicy } from '@weft/policy'
 import { EndpointState, HotState } from './endpoint-state.js'
 import { estimate, ewma, observe } from './ewma.js'
-import { hashString } from './hash.js'
+import { hashInto } from './hash.js'
 import { leastRequest } from './least-request.js'
 import { maglev } from './maglev.js'
 import { OUTLIER_DETECTION_DEFAULTS, OutlierDetector } from './outlier-detection.js'
-import { EMPTY_PICKER, type Picker } from './picker.js'
+import { EMPTY_PICKER, HASH, NOW, type Picker, pickInput } from './picker.js'
 import { randomIndex, randomUnit } from './random.js'
 import { ringHash } from './ring-hash.js'
 import { weightedRoundRobin } from './weighted-round-robin.js'
@@ -156,8 +156,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const slowStart = lb.slowStartWindow
   const hashed = lb.type === 'ring-hash' || lb.type === 'maglev'
   const hashOnByRoute = new Map<string, HashOn>()
-  for (const r of options.routes ?? []) if (r.hashOn !== undefined) hashOnByRoute.set(r.name, r.hashOn)
+  for (const r of options.routes ?? []) if (r.hashOn !== undefined) hashOnByRoute.set(r.name, lowerCased(r.hashOn))
+  const serviceHashOn = lb.hashOn === undefined ? undefined : lowerCased(lb.hashOn)
   let initial = true
+  const input = pickInput()
 
   const detector =
     od === undefined
@@ -181,11 +183,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
       case 'least-request':
         return leastRequest(list, lb.activeRequestBias)
       case 'ring-hash':
-        return ringHash(list)
+        return ringHash(list, input)
       case 'maglev':
-        return maglev(list)
+        return maglev(list, input)
       default:
-        return ewma(list, lb.decay)
+        return ewma(list, lb.decay, input)
     }
   }
 
@@ -255,24 +257,27 @@ export function createBalancer(options: BalancerOptions): Balancer {
     answered = true
   })
 
-  /** Ring hash and Maglev key of a call: a header, a cookie or the caller's identity; -1 for none. */
-  function hashOf(call: Call): number {
-    const on = (call.route === undefined ? undefined : hashOnByRoute.get(call.route)) ?? lb.hashOn
-    if (on === undefined) return -1
+  /** Sets `input[HASH]`, the ring hash and Maglev key of a call: a header, a cookie or the caller's identity; -1 for none. */
+  function hashInput(call: Call): void {
+    const on = (call.route === undefined ? undefined : hashOnByRoute.get(call.route)) ?? serviceHashOn
     let key: string | undefined
-    if ('header' in on) key = headerValue(call.headers, on.header.toLowerCase())
+    if (on === undefined) key = undefined
+    else if ('header' in on) key = headerValue(call.headers, on.header)
     else if ('cookie' in on) key = cookieValue(headerValue(call.headers, 'cookie'), on.cookie)
     else key = (activeCall()?.peer ?? call.peer)?.identity
-    return key === undefined ? -1 : hashString(key)
+    if (key === undefined) input[HASH] = -1
+    else hashInto(input, HASH, key)
   }
 
   /**
-   * Picks from the pool and answers an index into `pool.active` (-1 for none); slow start thins a
-   * ramping endpoint's share; a retry steers away from the endpoints earlier tries used.
+   * Picks from the pool at monotonic ms `input[NOW]` (the caller sets it: a double passed as an
+   * argument may be boxed) and answers an index into `pool.active` (-1 for none); slow start thins
+   * a ramping endpoint's share; a retry steers away from the endpoints earlier tries used.
    */
-  function choose(pool: Pool, call: Call, now: number): number {
-    const hash = hashed ? hashOf(call) : -1
-    let k = pool.picker.pick(now, hash)
+  function choose(pool: Pool, call: Call): number {
+    const now = input[NOW] as number
+    if (hashed) hashInput(call)
+    let k = pool.picker.pick()
     if (k < 0) return -1
     if (slowStart !== undefined && !hashed) {
       for (let i = 0; i < 4; i++) {
@@ -280,7 +285,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (s.slowStartFrom === undefined) break
         const f = slowStartFactor(s, now, slowStart)
         if (f >= 1 || randomUnit() < f) break
-        k = pool.picker.pick(now, hash)
+        k = pool.picker.pick()
       }
     }
     const tried = call.tried
@@ -347,12 +352,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return function balancing(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
       const started = clock.monotonic()
-      const k = pool === undefined ? -1 : choose(pool, call, started)
+      input[NOW] = started
+      const k = pool === undefined ? -1 : choose(pool, call)
       if (k >= 0 && pool !== undefined) return send(call, pool, k, started)
       if (pool !== undefined && !answered) {
         // discovery has not answered yet: wait for its first answer, once
         return (firstAnswer as Promise<void>).then(() => {
-          const again = choose(pool, call, clock.monotonic())
+          input[NOW] = clock.monotonic()
+          const again = choose(pool, call)
           if (again < 0) throw noEndpoint(call, pool)
           return send(call, pool, again, started)
         })
@@ -400,7 +407,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     middleware,
     pick(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
-      return pool === undefined ? undefined : pool.endpoints[choose(pool, call, clock.monotonic())]
+      if (pool === undefined) return undefined
+      input[NOW] = clock.monotonic()
+      return pool.endpoints[choose(pool, call)]
     },
     snapshot,
     close() {
@@ -435,6 +444,11 @@ function slowStartFactor(s: EndpointState, now: number, window: number): number 
     return 1
   }
   return Math.max(SLOW_START_MIN_FACTOR, elapsed / window)
+}
+
+/** A header name in lower case once, at build, rather than per pick (a new string each time). */
+function lowerCased(on: HashOn): HashOn {
+  return 'header' in on ? { header: on.header.toLowerCase() } : on
 }
 
 function newPool(subset: string | undefined, selector: Readonly<Record<string, string>> | undefined): Pool {

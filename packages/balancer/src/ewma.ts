@@ -5,41 +5,44 @@
  * endpoint's estimate decays towards zero, so a recovered endpoint is tried again.
  */
 import { type EndpointState, RTT, STAMP } from './endpoint-state.js'
-import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { EMPTY_PICKER, NOW, ONLY_PICKER, type Picker, type PickInput } from './picker.js'
 import { randomIndex } from './random.js'
 
-export function ewma(endpoints: readonly EndpointState[], decay: number): Picker {
+export function ewma(endpoints: readonly EndpointState[], decay: number, input: PickInput): Picker {
   const n = endpoints.length
   if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const { inFlight, latency } = (endpoints[0] as EndpointState).hot
-  const cost = (id: number, now: number) =>
-    ((latency[id * 2 + RTT] as number) * decayed(now - (latency[id * 2 + STAMP] as number), decay) + 1e-3) * ((inFlight[id] as number) + 1)
-  if (inSlotOrder(endpoints)) {
-    // every endpoint of the service, none ejected: the index is the slot, one memory read fewer per candidate
-    return {
-      pick(now) {
-        const i = randomIndex(n)
-        let j = randomIndex(n - 1)
-        if (j >= i) j++
-        return cost(j, now) < cost(i, now) ? j : i
-      },
-    }
-  }
-  const slots = Int32Array.from(endpoints, (s) => s.id)
+  const slots = slotsOf(endpoints)
   return {
-    pick(now) {
+    pick() {
+      const now = input[NOW] as number
       const i = randomIndex(n)
       let j = randomIndex(n - 1)
       if (j >= i) j++
-      return cost(slots[j] as number, now) < cost(slots[i] as number, now) ? j : i
+      const a = slots === undefined ? i : (slots[i] as number)
+      const b = slots === undefined ? j : (slots[j] as number)
+      // both candidates' loads before either cost, so that their cache misses overlap
+      const rttI = latency[a * 2 + RTT] as number
+      const stampI = latency[a * 2 + STAMP] as number
+      const inFlightI = inFlight[a] as number
+      const rttJ = latency[b * 2 + RTT] as number
+      const stampJ = latency[b * 2 + STAMP] as number
+      const inFlightJ = inFlight[b] as number
+      const costI = (rttI * decayed(now - stampI, decay) + 1e-3) * (inFlightI + 1)
+      const costJ = (rttJ * decayed(now - stampJ, decay) + 1e-3) * (inFlightJ + 1)
+      return costJ < costI ? j : i
     },
   }
 }
 
-/** True when `endpoints[i]` sits in slot i: the whole service in order. */
-export function inSlotOrder(endpoints: readonly EndpointState[]): boolean {
-  for (let i = 0; i < endpoints.length; i++) if ((endpoints[i] as EndpointState).id !== i) return false
-  return true
+/**
+ * Each endpoint's slot in the service's hot arrays, or `undefined` when `endpoints[k]` sits in slot
+ * k (the whole service in order, none ejected): one dependent read fewer per candidate then.
+ */
+export function slotsOf(endpoints: readonly EndpointState[]): Int32Array | undefined {
+  let inOrder = true
+  for (let i = 0; i < endpoints.length; i++) if ((endpoints[i] as EndpointState).id !== i) inOrder = false
+  return inOrder ? undefined : Int32Array.from(endpoints, (s) => s.id)
 }
 
 /** exp(-idle / decay), with the first-order shortcut for the short idle times of a busy endpoint. */

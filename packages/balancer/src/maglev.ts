@@ -5,7 +5,7 @@
  */
 import type { EndpointState } from './endpoint-state.js'
 import { hashString } from './hash.js'
-import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { EMPTY_PICKER, HASH, ONLY_PICKER, type Picker, type PickInput } from './picker.js'
 import { randomIndex } from './random.js'
 
 /** Table sizes: primes; the first at least 10 × the endpoints is used (65 537, Envoy's default, up to 6 553 endpoints). */
@@ -16,7 +16,7 @@ export function maglevTableSize(n: number): number {
   return PRIMES[PRIMES.length - 1] as number
 }
 
-export function maglev(endpoints: readonly EndpointState[], tableSize = maglevTableSize(endpoints.length)): Picker {
+export function maglev(endpoints: readonly EndpointState[], input: PickInput, tableSize = maglevTableSize(endpoints.length)): Picker {
   const n = endpoints.length
   if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const table = maglevTable(
@@ -26,7 +26,8 @@ export function maglev(endpoints: readonly EndpointState[], tableSize = maglevTa
   )
   const m = table.length
   return {
-    pick(_now, hash) {
+    pick() {
+      const hash = input[HASH] as number
       if (hash < 0) return randomIndex(n)
       return table[hash % m] as number
     },

@@ -16,3 +16,14 @@ export function randomUnit(): number {
   x ^= x << 5
   return (x >>> 0) * 2.3283064365386963e-10
 }
+
+/**
+ * True with probability `chances[i]`: `randomUnit() < chances[i]` for a pick, where V8 would box
+ * the double `randomUnit` returns (16 bytes) when it does not inline the call.
+ */
+export function chance(chances: Float64Array, i: number): boolean {
+  x ^= x << 13
+  x ^= x >>> 17
+  x ^= x << 5
+  return (x >>> 0) * 2.3283064365386963e-10 < (chances[i] as number)
+}

@@ -5,7 +5,7 @@
  */
 import type { EndpointState } from './endpoint-state.js'
 import { hashString } from './hash.js'
-import { EMPTY_PICKER, ONLY_PICKER, type Picker } from './picker.js'
+import { EMPTY_PICKER, HASH, ONLY_PICKER, type Picker, type PickInput } from './picker.js'
 import { randomIndex } from './random.js'
 
 export interface RingHashOptions {
@@ -18,7 +18,7 @@ export interface RingHashOptions {
 /** Ring points per unit of endpoint weight (Ketama uses 160 per server). */
 const POINTS_PER_WEIGHT = 128
 
-export function ringHash(endpoints: readonly EndpointState[], options: RingHashOptions = {}): Picker {
+export function ringHash(endpoints: readonly EndpointState[], input: PickInput, options: RingHashOptions = {}): Picker {
   const n = endpoints.length
   if (n <= 1) return n === 1 ? ONLY_PICKER : EMPTY_PICKER
   const min = options.minimumRingSize ?? 1024
@@ -52,7 +52,8 @@ export function ringHash(endpoints: readonly EndpointState[], options: RingHashO
   }
 
   return {
-    pick(_now, hash) {
+    pick() {
+      const hash = input[HASH] as number
       if (hash < 0) return randomIndex(n)
       let lo = 0
       let hi = size
