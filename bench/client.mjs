@@ -19,6 +19,14 @@ const mesh = await createMesh({
     services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }] } },
   },
 })
+// the default stack with a service timeout: every call carries a deadline (x-weft-timeout upstream)
+const timed = await createMesh({
+  service: 'bench',
+  policy: {
+    apiVersion: 'weft.dev/v1',
+    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }], timeout: '2s' } },
+  },
+})
 // the pass-through stack: context and round robin only (no retries, breaker or outlier detection)
 const passThrough = await createMesh({
   service: 'bench',
@@ -43,6 +51,8 @@ const variants = {
   'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
   'mesh.dispatcher + undici.request (default stack)': () =>
     request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+  'mesh.dispatcher + undici.request (default stack, timeout 2s)': () =>
+    request('http://upstream/', { dispatcher: timed.dispatcher }).then((r) => r.body.dump()),
   'pass-through stack + undici.request': () =>
     request('http://upstream/', { dispatcher: passThrough.dispatcher }).then((r) => r.body.dump()),
   'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
@@ -119,6 +129,7 @@ report(
 )
 
 await mesh.close()
+await timed.close()
 await passThrough.close()
 await agent.close()
 upstream.close()
