@@ -78,7 +78,10 @@ async function measure(handler, makeCall, wrap = (fn) => fn()) {
 }
 
 // as the mesh builds a service's stack: both layers read the service's policy (timeout 2s, default retries)
-const policy = await loadPolicy({ apiVersion: 'weft.dev/v1', services: { payments: { endpoints: [{ address: '127.0.0.1:1' }], timeout: '2s' } } })
+const policy = await loadPolicy({
+  apiVersion: 'weft.dev/v1',
+  services: { payments: { endpoints: [{ address: '127.0.0.1:1' }], timeout: '2s' } },
+})
 const service = policy.services.payments
 const variants = {
   baseline: [inner, () => outbound()],
