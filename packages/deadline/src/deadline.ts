@@ -59,13 +59,14 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
     const timers = options.timers ?? createTimerQueue(clock)
 
     return function bounded(call: Call): Promise<Reply> {
-      const now = clock.now()
+      const h = call.headers
+      const sent = h['x-weft-timeout'] !== undefined || h[GRPC_TIMEOUT_HEADER] !== undefined || h[ENVOY_TIMEOUT_HEADER] !== undefined
+      // a clock read costs ~80 ns on some machines: none for a call with no deadline anywhere
+      let now = timeout === Number.POSITIVE_INFINITY && !sent ? Number.NaN : clock.now()
       let at = timeout === Number.POSITIVE_INFINITY ? timeout : now + timeout
       let source: BudgetSource = 'timeout'
       let inherited: Deadline | undefined
 
-      const h = call.headers
-      const sent = h['x-weft-timeout'] !== undefined || h[GRPC_TIMEOUT_HEADER] !== undefined || h[ENVOY_TIMEOUT_HEADER] !== undefined
       if (sent) {
         const ms = readTimeoutHeaders(h)
         if (ms !== undefined && now + ms < at) {
@@ -92,6 +93,7 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
         // no deadline: pass the call on as it is, but never forward a deadline header we did not honour
         return sent ? next({ ...call, headers: withoutTimeoutHeaders(h) as Call['headers'] }) : next(call)
       }
+      if (Number.isNaN(now)) now = clock.now()
       const remaining = at - now
       if (remaining <= 0) return Promise.reject(deadlineExceeded(call.service, 0, source))
       const bounded = inherited !== undefined && inherited.clock === clock ? inherited : new Deadline(at, clock)
