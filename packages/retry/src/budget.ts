@@ -20,12 +20,17 @@ export const RETRY_BUDGET_DEFAULTS = { ratio: 0.2, minPerSecond: 10, window: 10_
 
 /** One budget per service, shared by every call to it in the process. */
 export interface RetryBudget {
-  /** Records a request (an original try). */
-  deposit(): void
+  /**
+   * Records a request (an original try). `at` is when it started on the budget's clock
+   * (`monotonic()`), when the caller has read it already; by default the clock is read.
+   */
+  deposit(at?: number): void
   /** Takes one retry from the budget; false when none is left. */
   tryWithdraw(): boolean
   /** Retries the budget would allow right now. */
   balance(): number
+  /** @internal The clock the budget reads, so a caller on the same clock may pass `deposit` its own reading. */
+  readonly clock?: Clock
 }
 
 /** Fixed-point scale, as Finagle's: a deposit is worth 1000, a withdrawal 1000 / ratio. */
@@ -53,8 +58,8 @@ export function createRetryBudget(options: RetryBudgetOptions = {}): RetryBudget
   let sliceStart = clock.monotonic()
 
   /** Expires the slices that fell out of the window: at most SLICES of them, whatever the gap. */
-  function advance() {
-    const elapsed = clock.monotonic() - sliceStart
+  function advance(now: number) {
+    const elapsed = now - sliceStart
     if (elapsed < sliceMs) return
     const steps = Math.floor(elapsed / sliceMs)
     const n = steps < SLICES ? steps : SLICES
@@ -68,21 +73,22 @@ export function createRetryBudget(options: RetryBudgetOptions = {}): RetryBudget
   }
 
   return {
-    deposit() {
+    clock,
+    deposit(at) {
       if (depositAmount === 0) return
-      advance()
+      advance(at ?? clock.monotonic())
       slices[current] = (slices[current] as number) + depositAmount
       sum += depositAmount
     },
     tryWithdraw() {
-      advance()
+      advance(clock.monotonic())
       if (sum + reserve < withdrawAmount) return false
       slices[current] = (slices[current] as number) - withdrawAmount
       sum -= withdrawAmount
       return true
     },
     balance() {
-      advance()
+      advance(clock.monotonic())
       const left = Math.floor((sum + reserve) / withdrawAmount)
       return left > 0 ? left : 0
     },

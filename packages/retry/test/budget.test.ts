@@ -17,6 +17,25 @@ describe('retry budget', () => {
     expect(budget.balance()).toBe(0)
   })
 
+  it('a deposit stamped with the caller’s own reading of the clock reads it no second time, and counts the same', async () => {
+    const clock = new ManualClock()
+    let reads = 0
+    const monotonic = () => {
+      reads++
+      return clock.monotonic()
+    }
+    const counting = Object.assign(Object.create(clock), { monotonic })
+    const budget = createRetryBudget({ ratio: 0.5, minPerSecond: 0, window: '10s', clock: counting })
+    reads = 0
+
+    for (let i = 0; i < 10; i++) budget.deposit(clock.monotonic())
+
+    expect(reads).toBe(0)
+    expect(budget.balance()).toBe(5)
+    await clock.advance('11s')
+    expect(budget.balance()).toBe(0)
+  })
+
   it('every request earns `ratio` of a retry', () => {
     const budget = createRetryBudget({ ratio: 0.2, minPerSecond: 0, window: '10s', clock: new ManualClock() })
 
