@@ -1,4 +1,5 @@
 import https from 'node:https'
+import net from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { isWeftError, type WeftError } from '@weft/core'
 import { Pool, request } from 'undici'
@@ -147,5 +148,38 @@ describe('the client connector verifies the peer by SPIFFE ID', () => {
       socket.on('error', resolve)
     })
     expect(isWeftError(err) && err.code).toBe('WEFT_PEER_IDENTITY_MISMATCH')
+  })
+})
+
+describe('the connect timeout', () => {
+  it('fails a handshake that does not finish in time with UND_ERR_CONNECT_TIMEOUT', async () => {
+    // accepts the TCP connection and never answers the ClientHello
+    const held = new Set<net.Socket>()
+    const silent = net.createServer((socket) => held.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => {
+      for (const socket of held) socket.destroy()
+      silent.close()
+    })
+    const { port } = silent.address() as net.AddressInfo
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'), { connectTimeout: '50ms' })
+    const err = await new Promise<Error & { code?: string }>((resolve, reject) =>
+      connect({ hostname: '127.0.0.1', port }, (e, socket) => (e === null ? reject(new Error(`connected: ${socket}`)) : resolve(e))),
+    )
+    expect(err.code).toBe('UND_ERR_CONNECT_TIMEOUT')
+  })
+
+  it('does not limit a connection once it is established', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const source = await createIdentitySource(await svid('checkout'))
+    const pool = new Pool(peer.url, { connections: 1, connect: createConnector(source, id('payments'), { connectTimeout: '50ms' }) })
+    onTestFinished(() => pool.destroy())
+    const first = await request(`${peer.url}/a`, { dispatcher: pool })
+    await first.body.text()
+    // idle past the connect timeout, then use the same kept-alive connection again
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const second = await request(`${peer.url}/b`, { dispatcher: pool })
+    expect([second.statusCode, await second.body.text()]).toEqual([200, 'ok'])
+    expect(peer.served()).toBe(2)
   })
 })
