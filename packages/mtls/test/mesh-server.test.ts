@@ -117,6 +117,23 @@ describe('STRICT', () => {
     expect(certificateReads).toBe(1)
   })
 
+  it('prefers TLS 1.3 AES-128-GCM, and still serves a client that offers only AES-256-GCM', async () => {
+    const s = await meshServer('STRICT')
+    const me = await svid('checkout')
+    const cipherOf = (ciphers?: string) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: s.port, ...me, ca: me.bundle, checkServerIdentity: () => undefined, ciphers })
+        socket.on('secureConnect', () => {
+          resolve(socket.getCipher().standardName)
+          socket.destroy()
+        })
+        socket.on('error', reject)
+      })
+    // node's own client lists AES-256-GCM first; the server's order wins
+    expect(await cipherOf()).toBe('TLS_AES_128_GCM_SHA256')
+    expect(await cipherOf('TLS_AES_256_GCM_SHA384')).toBe('TLS_AES_256_GCM_SHA384')
+  })
+
   it('refuses a TLS client without a certificate at the handshake', async () => {
     const s = await meshServer('STRICT')
     const outcome = await tlsWithoutCertificate(s.port, (await anchorFor()).cert)
