@@ -1,10 +1,11 @@
 import https from 'node:https'
 import net from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { isWeftError, type WeftError } from '@weft/core'
 import { Pool, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
+  type Connector,
   clientTlsOptions,
   createConnector,
   createIdentity,
@@ -181,5 +182,49 @@ describe('the connect timeout', () => {
     const second = await request(`${peer.url}/b`, { dispatcher: pool })
     expect([second.statusCode, await second.body.text()]).toEqual([200, 'ok'])
     expect(peer.served()).toBe(2)
+  })
+})
+
+describe('TLS session resumption', () => {
+  /** Connects once with `connect` and tells whether the TLS session was resumed. */
+  async function resumed(connect: Connector, port: number): Promise<boolean> {
+    const socket = await new Promise<TLSSocket>((resolve, reject) =>
+      connect({ hostname: '127.0.0.1', port }, (err, s) => (err === null ? resolve(s as TLSSocket) : reject(err))),
+    )
+    const reused = socket.isSessionReused()
+    // a full handshake's tickets arrive after it; the next connection can only resume once they did
+    if (!reused) await new Promise((resolve) => socket.once('session', resolve))
+    socket.destroy()
+    return reused
+  }
+
+  it('a new connection to the same peer resumes the verified session instead of a full handshake', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'))
+    expect(await resumed(connect, port)).toBe(false)
+    expect(await resumed(connect, port)).toBe(true)
+  })
+
+  it('is never offered across connectors: another expected identity makes its own full, checked handshake', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const me = await createIdentitySource(await svid('checkout'))
+    await resumed(createConnector(me, id('payments')), port)
+    const err = await resumed(createConnector(me, id('orders')), port).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isWeftError(err) && err.code).toBe('WEFT_PEER_IDENTITY_MISMATCH')
+  })
+
+  it('starts over with a full handshake once our identity is renewed', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const source = await createIdentitySource(await svid('checkout'))
+    const connect = createConnector(source, id('payments'))
+    await resumed(connect, port)
+    source.update(await svid('checkout'))
+    expect(await resumed(connect, port)).toBe(false)
   })
 })

@@ -134,6 +134,23 @@ describe('STRICT', () => {
     expect(await cipherOf('TLS_AES_256_GCM_SHA384')).toBe('TLS_AES_256_GCM_SHA384')
   })
 
+  it('a resumed TLS session still gives the handler the verified identity, checked again', async () => {
+    const s = await meshServer('STRICT')
+    const reused: boolean[] = []
+    s.server.on('secureConnection', (socket: TLSSocket) => reused.push(socket.isSessionReused()))
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'))
+    const peers: unknown[] = []
+    for (let i = 0; i < 2; i++) {
+      const pool = new Pool(`https://127.0.0.1:${s.port}`, { connect })
+      const res = await request(`https://127.0.0.1:${s.port}/who`, { dispatcher: pool })
+      peers.push(((await res.body.json()) as { peer: string }).peer)
+      await pool.destroy()
+    }
+    expect(reused).toEqual([false, true])
+    expect(peers).toEqual([id('checkout'), id('checkout')])
+    expect(s.stats()?.mtls).toBe(2)
+  })
+
   it('refuses a TLS client without a certificate at the handshake', async () => {
     const s = await meshServer('STRICT')
     const outcome = await tlsWithoutCertificate(s.port, (await anchorFor()).cert)
