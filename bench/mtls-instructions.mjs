@@ -10,6 +10,7 @@ import { benchServer } from './mtls-server.mjs'
 
 const WARM = Number(process.env.BENCH_WARM ?? 6000)
 const N = Number(process.env.BENCH_REQUESTS ?? 2000)
+const SIDES = (process.env.BENCH_SIDES ?? 'server,client').split(',')
 const EXPECTED = 'spiffe://bench.local/ns/default/sa/upstream'
 const pick = ({ cert, key, bundle }) => ({ cert, key, bundle })
 const role = process.argv[2]
@@ -35,7 +36,7 @@ if (role === 'server') {
   const up = pick(await issueCertificate({ anchor, spiffeId: EXPECTED }))
   const me = pick(await issueCertificate({ anchor, spiffeId: 'spiffe://bench.local/ns/default/sa/bench' }))
   const env = { ...process.env, WEFT_BENCH_UP: JSON.stringify(up), WEFT_BENCH_ME: JSON.stringify(me) }
-  for (const mode of ['STRICT', 'PERMISSIVE', 'RAW']) {
+  for (const mode of SIDES.includes('server') ? ['STRICT', 'PERMISSIVE', 'RAW'] : []) {
     const ir = await measured(['server', mode], env, async (child) => {
       const { port } = await next(child)
       const pool = await poolFor('undici', port, me)
@@ -45,7 +46,7 @@ if (role === 'server') {
   }
   const raw = benchServer('RAW', await createIdentitySource(up))
   await new Promise((resolve) => raw.listen(0, '127.0.0.1', resolve))
-  for (const kind of ['weft', 'undici']) {
+  for (const kind of SIDES.includes('client') ? ['weft', 'undici', 'weft', 'undici'] : []) {
     const ir = await measured(['client', kind, String(raw.address().port)], env, async (child) => {
       await next(child)
       const ask = (m) => {

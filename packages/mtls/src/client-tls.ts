@@ -51,6 +51,7 @@ export const CONNECTOR_DEFAULTS = { connectTimeout: 10_000 } as const
  * same connector (never past the peer certificate's expiry, never across a change of our identity).
  */
 export const SESSION_REUSE_MS = 5 * 60_000
+const MAX_SESSIONS = 256
 
 /** The identity a service is expected to have: `services.<name>.identity`, else `spiffe://<our trust domain>/ns/default/sa/<name>`. */
 export function expectedPeerFor(service: string, identity: string | undefined): ExpectedPeer {
@@ -127,7 +128,10 @@ export function createConnector(
     })
     let until: number | undefined
     socket.on('session', (ticket: Buffer) => {
-      if (until !== undefined && lastIdentity === identity) sessions.set(key, { session: ticket, until })
+      if (until === undefined || lastIdentity !== identity) return
+      // one connector usually serves one address; one used across many hosts stays bounded
+      if (sessions.size >= MAX_SESSIONS && !sessions.has(key)) sessions.clear()
+      sessions.set(key, { session: ticket, until })
     })
     let done = false
     // a timer of our own, not socket.setTimeout: a socket's timeout, even cleared, is re-armed by
