@@ -2,19 +2,11 @@
 // server (createMeshServer) and undici, the handshake cost of a new connection (p50) and the RSS the
 // TLS connections add. Run: npx turbo run build --filter=@weft/mtls... && node bench/mtls.mjs
 import { execFileSync, fork } from 'node:child_process'
-import { createServer as createHttpsServer } from 'node:https'
 import { connect as netConnect } from 'node:net'
-import {
-  createConnector,
-  createIdentitySource,
-  createMeshServer,
-  createTrustAnchor,
-  describeCertificate,
-  issueCertificate,
-  serverTlsOptions,
-} from '@weft/mtls'
+import { createConnector, createIdentitySource, createTrustAnchor, describeCertificate, issueCertificate } from '@weft/mtls'
 import { Pool, request } from 'undici'
 import { load, median, report } from './lib.mjs'
+import { benchServer } from './mtls-server.mjs'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -25,19 +17,7 @@ const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 300)
 if (process.argv[2] === 'server') {
   const mode = process.argv[3]
   const identity = await createIdentitySource(JSON.parse(process.env.WEFT_BENCH_IDENTITY))
-  const body = Buffer.from('ok')
-  const handle = (req, res) => {
-    req.resume()
-    req.on('end', () => {
-      res.setHeader('content-length', body.length)
-      res.end(body)
-    })
-  }
-  // RAW: node's own https.Server with the same TLS options, no weft in the server path
-  const server =
-    mode === 'RAW'
-      ? createHttpsServer({ ...serverTlsOptions(identity.current()), keepAliveTimeout: 60_000 }, handle)
-      : createMeshServer(handle, { identity, mode, http: { keepAliveTimeout: 60_000 } })
+  const server = benchServer(mode, identity)
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   process.on('message', (m) => {
     if (m === 'rss') process.send({ rss: process.memoryUsage().rss })
@@ -160,19 +140,35 @@ async function main() {
   })
 
   // handshake: a new connection each time, connect → secureConnect (chain + SVID + SPIFFE ID checks)
+  // full: a fresh connector each time (nothing to resume); resumed: one connector, whose verified session is resumed
   const tls = []
+  const resumedTls = []
+  let resumedCount = 0
   const tcp = []
-  for (let i = 0; i < HANDSHAKES; i++) {
-    let t = performance.now()
-    await new Promise((resolve, reject) =>
-      connect({ hostname: '127.0.0.1', port: strict.port, protocol: 'https:' }, (err, socket) => {
+  const handshake = (via, into) => {
+    const t = performance.now()
+    return new Promise((resolve, reject) =>
+      via({ hostname: '127.0.0.1', port: strict.port, protocol: 'https:' }, (err, socket) => {
         if (err) return reject(err)
-        tls.push(performance.now() - t)
-        socket.destroy()
-        resolve()
+        into.push(performance.now() - t)
+        if (socket.isSessionReused()) resumedCount++
+        // the next connection can resume once this one's session tickets arrived
+        const done = () => {
+          socket.destroy()
+          resolve()
+        }
+        if (socket.isSessionReused()) done()
+        else socket.once('session', done)
       }),
     )
-    t = performance.now()
+  }
+  await handshake(connect, resumedTls)
+  resumedTls.length = 0
+  resumedCount = 0
+  for (let i = 0; i < HANDSHAKES; i++) {
+    await handshake(createConnector(source, 'spiffe://bench.local/ns/default/sa/upstream'), tls)
+    await handshake(connect, resumedTls)
+    const t = performance.now()
     await new Promise((resolve) => {
       const s = netConnect(disable.port, '127.0.0.1', () => {
         tcp.push(performance.now() - t)
@@ -182,6 +178,7 @@ async function main() {
     })
   }
   tls.sort((a, b) => a - b)
+  resumedTls.sort((a, b) => a - b)
   tcp.sort((a, b) => a - b)
   const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
   // the first sight of a peer certificate parses it (then it is cached by fingerprint)
@@ -212,8 +209,8 @@ async function main() {
     ['variant', 'req/s', 'req/s vs plaintext', 'p50 ms', 'p99 ms', 'client CPU µs/req', 'server CPU µs/req', 'capacity vs plaintext (CPU)'],
     rows,
     [
-      `Concurrency ${CONCURRENCY}, ${CONCURRENCY} keep-alive connections; ${ROUNDS} interleaved rounds of ${SECONDS}s per variant, medians. Server: createMeshServer in a child process; ECDSA P-256 certificates, TLS 1.3. "Capacity" is plaintext's client+server CPU per request over this variant's: the throughput ratio when both are CPU-bound, and steadier than req/s when other processes share the cores (load average at start: ${loadAtStart}).`,
-      `Handshake (new connection, connect → secure, chain + X.509-SVID + SPIFFE ID check; ${HANDSHAKES} sequential): p50 ${pct(tls, 50).toFixed(3)} ms, p99 ${pct(tls, 99).toFixed(3)} ms; plain TCP connect p50 ${pct(tcp, 50).toFixed(3)} ms.`,
+      `Concurrency ${CONCURRENCY}, ${CONCURRENCY} keep-alive connections; ${ROUNDS} interleaved rounds of ${SECONDS}s per variant, medians. Server: createMeshServer in a child process; ECDSA P-256 certificates, TLS 1.3 (weft: AES-128-GCM; without weft: node's default AES-256-GCM). "Capacity" is plaintext's client+server CPU per request over this variant's: the throughput ratio when both are CPU-bound, and steadier than req/s when other processes share the cores (load average at start: ${loadAtStart}).`,
+      `Handshake (new connection, connect → secure, chain + X.509-SVID + SPIFFE ID check; ${HANDSHAKES} sequential): p50 ${pct(tls, 50).toFixed(3)} ms, p99 ${pct(tls, 99).toFixed(3)} ms; one connector again (${resumedCount} of ${HANDSHAKES} resumed its verified TLS 1.3 session): p50 ${pct(resumedTls, 50).toFixed(3)} ms, p99 ${pct(resumedTls, 99).toFixed(3)} ms; plain TCP connect p50 ${pct(tcp, 50).toFixed(3)} ms.`,
       `First sight of a peer certificate (X.509 parse + SVID rules, then cached by fingerprint): p50 ${pct(
         parse.sort((a, b) => a - b),
         50,

@@ -46,6 +46,13 @@ export interface ConnectorOptions {
 
 export const CONNECTOR_DEFAULTS = { connectTimeout: 10_000 } as const
 
+/**
+ * How long a TLS session from a fully verified handshake may be resumed by later connections of the
+ * same connector (never past the peer certificate's expiry, never across a change of our identity).
+ */
+export const SESSION_REUSE_MS = 5 * 60_000
+const MAX_SESSIONS = 256
+
 /** The identity a service is expected to have: `services.<name>.identity`, else `spiffe://<our trust domain>/ns/default/sa/<name>`. */
 export function expectedPeerFor(service: string, identity: string | undefined): ExpectedPeer {
   if (identity !== undefined) return identity
@@ -83,11 +90,16 @@ export function createConnector(
   // the expected pattern depends on our trust domain only; recompiled when the identity changes
   let lastIdentity: Identity | undefined
   let check: ConnectionOptions['checkServerIdentity']
+  // Resumption skips the certificate exchange, and node then skips checkServerIdentity: a session is
+  // kept only from a handshake that passed this connector's check, with the identity then in force,
+  // and a resumed connection's new tickets keep the original deadline (a resumption never extends it).
+  const sessions = new Map<string, { session: Buffer; until: number }>()
   const checkerFor = (identity: Identity) => {
     if (identity !== lastIdentity) {
       const pattern = typeof expected === 'function' ? expected(identity) : expected
       check = peerChecker(pattern, compilePattern(pattern), service)
       lastIdentity = identity
+      sessions.clear()
     }
     return check
   }
@@ -96,6 +108,11 @@ export function createConnector(
     const identity = source.current()
     const host = request.hostname
     const servername = request.servername || (isIP(host) === 0 ? host : undefined)
+    const checkServerIdentity = checkerFor(identity)
+    const key = `${host}|${request.port}|${servername ?? ''}`
+    const kept = sessions.get(key)
+    const now = Date.now()
+    const session = kept !== undefined && kept.until > now ? kept.session : undefined
     const socket = tlsConnect({
       host,
       port: Number(request.port) || 443,
@@ -106,26 +123,42 @@ export function createConnector(
       minVersion: MIN_TLS_VERSION,
       rejectUnauthorized: true,
       ALPNProtocols: ['http/1.1'],
-      checkServerIdentity: checkerFor(identity),
+      checkServerIdentity,
+      ...(session === undefined ? {} : { session }),
+    })
+    let until: number | undefined
+    socket.on('session', (ticket: Buffer) => {
+      if (until === undefined || lastIdentity !== identity) return
+      // one connector usually serves one address; one used across many hosts stays bounded
+      if (sessions.size >= MAX_SESSIONS && !sessions.has(key)) sessions.clear()
+      sessions.set(key, { session: ticket, until })
     })
     let done = false
-    const finish = (err: Error | null) => {
-      if (done) return
-      done = true
-      socket.setTimeout(0)
-      if (err === null) callback(null, socket)
-      else callback(err, null)
-    }
-    socket.setNoDelay(true)
-    socket.setKeepAlive(true, 60_000)
-    socket.setTimeout(timeout, () => {
+    // a timer of our own, not socket.setTimeout: a socket's timeout, even cleared, is re-armed by
+    // node on every read and write for the connection's whole life (measured: ~3 % of client CPU per request)
+    const timer = setTimeout(() => {
       const err = Object.assign(new Error(`connect and TLS handshake to ${host}:${request.port} took longer than ${timeout}ms`), {
         code: 'UND_ERR_CONNECT_TIMEOUT',
       })
       finish(err)
       socket.destroy(err)
+    }, timeout)
+    timer.unref()
+    const finish = (err: Error | null) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (err === null) callback(null, socket)
+      else callback(err, null)
+    }
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
+    socket.once('secureConnect', () => {
+      // here the chain and the SPIFFE check passed (or this is a resumption of a session that did)
+      if (socket.isSessionReused() && kept !== undefined) until = kept.until
+      else if (!socket.isSessionReused()) until = Math.min(now + SESSION_REUSE_MS, Date.parse(socket.getPeerCertificate().valid_to) || now)
+      finish(null)
     })
-    socket.once('secureConnect', () => finish(null))
     socket.on('error', (err) => finish(handshakeError(err, socket, host, request.port, service)))
     return socket
   }

@@ -13,9 +13,9 @@ export {
   writeIdentity,
 } from './certificate-authority.js'
 export type { ConnectCallback, Connector, ConnectorOptions, ConnectRequest, ExpectedPeer } from './client-tls.js'
-export { CONNECTOR_DEFAULTS, clientTlsOptions, createConnector, expectedPeerFor, serverIdentityOf } from './client-tls.js'
+export { CONNECTOR_DEFAULTS, clientTlsOptions, createConnector, expectedPeerFor, SESSION_REUSE_MS, serverIdentityOf } from './client-tls.js'
 export type { Identity, IdentityFiles, IdentityPems } from './identity.js'
-export { createIdentity, MIN_TLS_VERSION } from './identity.js'
+export { createIdentity, MIN_TLS_VERSION, TLS_CIPHERS } from './identity.js'
 export type { IdentityOptions, IdentitySource, IdentitySourceOptions } from './identity-source.js'
 export { createIdentitySource, IDENTITY_FILES, IDENTITY_SOURCE_DEFAULTS } from './identity-source.js'
 export type { MeshServerOptions, MeshServerStats, RefusalReason, RefusedConnection, RequestListener } from './mesh-server.js'

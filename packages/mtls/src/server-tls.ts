@@ -2,7 +2,7 @@
 import type { TlsOptions } from 'node:tls'
 import type { MtlsMode } from '@weft/policy'
 import type { Identity } from './identity.js'
-import { MIN_TLS_VERSION } from './identity.js'
+import { MIN_TLS_VERSION, TLS_CIPHERS } from './identity.js'
 
 /** How a port accepts traffic: mTLS only, mTLS and plaintext side by side, or plaintext only (policy `services.<name>.mtls`). */
 export type { MtlsMode }
@@ -21,11 +21,21 @@ export function serverTlsOptions(identity: Identity, mode: Exclude<MtlsMode, 'DI
     requestCert: true,
     rejectUnauthorized: mode === 'STRICT',
     minVersion: MIN_TLS_VERSION,
+    // our order, not the client's: AES-128-GCM first (see TLS_CIPHERS)
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
     ALPNProtocols: ['http/1.1'],
   }
 }
 
 /** The part of the options that changes with the certificate, for `server.setSecureContext`. */
 export function secureContextOptions(identity: Identity): TlsOptions {
-  return { cert: identity.cert, key: identity.key, ca: identity.bundle, minVersion: MIN_TLS_VERSION }
+  return {
+    cert: identity.cert,
+    key: identity.key,
+    ca: identity.bundle,
+    minVersion: MIN_TLS_VERSION,
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+  }
 }

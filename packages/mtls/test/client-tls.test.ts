@@ -1,9 +1,11 @@
 import https from 'node:https'
-import { connect as tlsConnect } from 'node:tls'
+import net from 'node:net'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { isWeftError, type WeftError } from '@weft/core'
 import { Pool, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
+  type Connector,
   clientTlsOptions,
   createConnector,
   createIdentity,
@@ -147,5 +149,82 @@ describe('the client connector verifies the peer by SPIFFE ID', () => {
       socket.on('error', resolve)
     })
     expect(isWeftError(err) && err.code).toBe('WEFT_PEER_IDENTITY_MISMATCH')
+  })
+})
+
+describe('the connect timeout', () => {
+  it('fails a handshake that does not finish in time with UND_ERR_CONNECT_TIMEOUT', async () => {
+    // accepts the TCP connection and never answers the ClientHello
+    const held = new Set<net.Socket>()
+    const silent = net.createServer((socket) => held.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => {
+      for (const socket of held) socket.destroy()
+      silent.close()
+    })
+    const { port } = silent.address() as net.AddressInfo
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'), { connectTimeout: '50ms' })
+    const err = await new Promise<Error & { code?: string }>((resolve, reject) =>
+      connect({ hostname: '127.0.0.1', port }, (e, socket) => (e === null ? reject(new Error(`connected: ${socket}`)) : resolve(e))),
+    )
+    expect(err.code).toBe('UND_ERR_CONNECT_TIMEOUT')
+  })
+
+  it('does not limit a connection once it is established', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const source = await createIdentitySource(await svid('checkout'))
+    const pool = new Pool(peer.url, { connections: 1, connect: createConnector(source, id('payments'), { connectTimeout: '50ms' }) })
+    onTestFinished(() => pool.destroy())
+    const first = await request(`${peer.url}/a`, { dispatcher: pool })
+    await first.body.text()
+    // idle past the connect timeout, then use the same kept-alive connection again
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const second = await request(`${peer.url}/b`, { dispatcher: pool })
+    expect([second.statusCode, await second.body.text()]).toEqual([200, 'ok'])
+    expect(peer.served()).toBe(2)
+  })
+})
+
+describe('TLS session resumption', () => {
+  /** Connects once with `connect` and tells whether the TLS session was resumed. */
+  async function resumed(connect: Connector, port: number): Promise<boolean> {
+    const socket = await new Promise<TLSSocket>((resolve, reject) =>
+      connect({ hostname: '127.0.0.1', port }, (err, s) => (err === null ? resolve(s as TLSSocket) : reject(err))),
+    )
+    const reused = socket.isSessionReused()
+    // a full handshake's tickets arrive after it; the next connection can only resume once they did
+    if (!reused) await new Promise((resolve) => socket.once('session', resolve))
+    socket.destroy()
+    return reused
+  }
+
+  it('a new connection to the same peer resumes the verified session instead of a full handshake', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'))
+    expect(await resumed(connect, port)).toBe(false)
+    expect(await resumed(connect, port)).toBe(true)
+  })
+
+  it('is never offered across connectors: another expected identity makes its own full, checked handshake', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const me = await createIdentitySource(await svid('checkout'))
+    await resumed(createConnector(me, id('payments')), port)
+    const err = await resumed(createConnector(me, id('orders')), port).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isWeftError(err) && err.code).toBe('WEFT_PEER_IDENTITY_MISMATCH')
+  })
+
+  it('starts over with a full handshake once our identity is renewed', async () => {
+    const peer = await peerPresenting(await svid('payments'))
+    const port = Number(new URL(peer.url).port)
+    const source = await createIdentitySource(await svid('checkout'))
+    const connect = createConnector(source, id('payments'))
+    await resumed(connect, port)
+    source.update(await svid('checkout'))
+    expect(await resumed(connect, port)).toBe(false)
   })
 })

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect as netConnect } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { Pool, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
@@ -85,6 +85,70 @@ describe('STRICT', () => {
     expect(s.served()).toBe(0)
     expect(s.stats()?.refused.plaintext).toBe(1)
     expect(s.refusals.map((r) => [r.reason, r.mode])).toEqual([['plaintext', 'STRICT']])
+  })
+
+  it('verifies the caller once per connection: later requests on a kept-alive connection reuse the verdict', async () => {
+    const s = await meshServer('STRICT')
+    const sockets = new Set<object>()
+    let certificateReads = 0
+    // runs before weft's own check (prepended later), so it counts weft's reads as well
+    s.server.prependListener('secureConnection', (socket: TLSSocket) => {
+      sockets.add(socket)
+      const read = socket.getPeerCertificate.bind(socket)
+      socket.getPeerCertificate = ((detailed?: boolean) => {
+        certificateReads++
+        return read(detailed as true)
+      }) as TLSSocket['getPeerCertificate']
+    })
+    const pool = new Pool(`https://127.0.0.1:${s.port}`, {
+      connections: 1,
+      connect: createConnector(await createIdentitySource(await svid('checkout')), id('payments')),
+    })
+    onTestFinished(() => pool.destroy())
+
+    const peers: unknown[] = []
+    for (let i = 0; i < 5; i++) {
+      const res = await request(`https://127.0.0.1:${s.port}/who`, { dispatcher: pool })
+      peers.push(((await res.body.json()) as { peer: string }).peer)
+    }
+
+    expect(peers).toEqual(Array(5).fill(id('checkout')))
+    expect(sockets.size).toBe(1)
+    expect(certificateReads).toBe(1)
+  })
+
+  it('prefers TLS 1.3 AES-128-GCM, and still serves a client that offers only AES-256-GCM', async () => {
+    const s = await meshServer('STRICT')
+    const me = await svid('checkout')
+    const cipherOf = (ciphers?: string) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: s.port, ...me, ca: me.bundle, checkServerIdentity: () => undefined, ciphers })
+        socket.on('secureConnect', () => {
+          resolve(socket.getCipher().standardName)
+          socket.destroy()
+        })
+        socket.on('error', reject)
+      })
+    // node's own client lists AES-256-GCM first; the server's order wins
+    expect(await cipherOf()).toBe('TLS_AES_128_GCM_SHA256')
+    expect(await cipherOf('TLS_AES_256_GCM_SHA384')).toBe('TLS_AES_256_GCM_SHA384')
+  })
+
+  it('a resumed TLS session still gives the handler the verified identity, checked again', async () => {
+    const s = await meshServer('STRICT')
+    const reused: boolean[] = []
+    s.server.on('secureConnection', (socket: TLSSocket) => reused.push(socket.isSessionReused()))
+    const connect = createConnector(await createIdentitySource(await svid('checkout')), id('payments'))
+    const peers: unknown[] = []
+    for (let i = 0; i < 2; i++) {
+      const pool = new Pool(`https://127.0.0.1:${s.port}`, { connect })
+      const res = await request(`https://127.0.0.1:${s.port}/who`, { dispatcher: pool })
+      peers.push(((await res.body.json()) as { peer: string }).peer)
+      await pool.destroy()
+    }
+    expect(reused).toEqual([false, true])
+    expect(peers).toEqual([id('checkout'), id('checkout')])
+    expect(s.stats()?.mtls).toBe(2)
   })
 
   it('refuses a TLS client without a certificate at the handshake', async () => {
@@ -203,6 +267,32 @@ describe('PERMISSIVE', () => {
       socket.on('error', () => {})
     })
     expect(s.refusals.map((r) => r.reason)).toEqual(['timeout'])
+  })
+
+  it('does not count a connection that closed before its first byte as a timeout', async () => {
+    const s = await meshServer('PERMISSIVE', { firstByteTimeout: '50ms' })
+    await new Promise<void>((resolve) => {
+      const socket = netConnect(s.port, '127.0.0.1', () => socket.end())
+      socket.on('close', () => resolve())
+    })
+    // past the first-byte timeout: a timer left armed would refuse (and count) the closed socket now
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect(s.refusals).toEqual([])
+  })
+
+  it('puts no time limit on a connection once its first byte arrived', async () => {
+    const identity = await createIdentitySource(await svid('payments'))
+    const refusals: RefusedConnection[] = []
+    const server = createMeshServer(
+      (_req, res) => {
+        setTimeout(() => res.end('late'), 150)
+      },
+      { identity, mode: 'PERMISSIVE', firstByteTimeout: '50ms', onRefused: (r) => refusals.push(r) },
+    )
+    const { port } = await listen(server)
+    const res = await request(`http://127.0.0.1:${port}/slow`)
+    expect([res.statusCode, await res.body.text()]).toEqual([200, 'late'])
+    expect(refusals).toEqual([])
   })
 })
 
