@@ -102,7 +102,7 @@ export function createTimerQueue(clock: Clock, resolutionMs = 1): TimerQueue {
       live++
       push(e)
       // cancelled entries are dropped lazily; compact when they dominate so memory stays bounded
-      if (heap.length > 1024 && live < heap.length / 4) {
+      if (heap.length > 64 && live < heap.length / 4) {
         const keep = heap.filter((x) => x.fn !== undefined)
         heap.length = 0
         for (const x of keep) push(x)
