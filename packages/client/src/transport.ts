@@ -3,7 +3,6 @@
  * undici Pool kept per endpoint, and hands the reply up as soon as its head arrives; the body
  * streams on to whoever consumes it, with backpressure.
  */
-
 import { isIP } from 'node:net'
 import {
   type AbortWatcher,

@@ -98,16 +98,16 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
       if (remaining <= 0) return Promise.reject(deadlineExceeded(call.service, 0, source))
       const bounded = inherited !== undefined && inherited.clock === clock ? inherited : new Deadline(at, clock)
       const headers = withTimeoutHeaders(h, remaining) as Call['headers']
+      const budgetMs = Math.round(remaining)
 
       const scope = call.scope
       if (call.signal === undefined && scope !== undefined) {
         // the dispatcher's call: the deadline aborts the call's scope on the shared queue, and the
         // scope cancels the timer when the call ends — no signal, listener or reply wrapper per call
-        const budgetMs = Math.round(remaining)
         scope.hold(timers.at(at, () => scope.abort(deadlineExceeded(call.service, budgetMs, source))))
         return next({ ...call, headers, deadline: bounded })
       }
-      const watch = deadlineSignal(timers, at, call.signal, call.service, Math.round(remaining), source)
+      const watch = deadlineSignal(timers, at, call.signal, call.service, budgetMs, source)
       return watch.follow(next({ ...call, headers, deadline: bounded, signal: watch.signal }))
     }
   }

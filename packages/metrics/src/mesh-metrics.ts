@@ -1,5 +1,4 @@
 /** One mesh's metrics: the registry they are served from, the counts behind them, and the tap. */
-
 import { createRequire } from 'node:module'
 import { type Clock, systemClock, WeftError } from '@weft/core'
 import type { Registry } from 'prom-client'
@@ -35,6 +34,13 @@ export interface MeshMetrics {
 
 const stores = new WeakMap<Registry, MetricsStore>()
 
+/** Registers weft's metrics over `store` in `registry`, once per registry; meshes sharing it share the counts. */
+function attach(registry: Registry, store: MetricsStore): MetricsStore {
+  registerMetrics(registry, store)
+  stores.set(registry, store)
+  return store
+}
+
 function loadPromClient(): typeof import('prom-client') {
   // tsup shims import.meta.url in the CJS build
   return createRequire(import.meta.url)('prom-client') as typeof import('prom-client')
@@ -59,29 +65,15 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     }
     return new MetricsStore([...buckets], boundsMs, clock.now())
   }
+  // weft's own registry is made when first asked for (a scrape, the admin endpoint): the layers
+  // write to the store, and prom-client (about 2 MB of RSS) loads only for someone who reads
+  const store = given === undefined ? newStore() : (stores.get(given) ?? attach(given, newStore()))
   let registry: Registry | undefined = given
-  let s: MetricsStore
-  if (given !== undefined) {
-    let shared = stores.get(given)
-    if (shared === undefined) {
-      shared = newStore()
-      registerMetrics(given, shared)
-      stores.set(given, shared)
-    }
-    s = shared
-  } else {
-    // weft's own registry is made when first asked for (a scrape, the admin endpoint): the layers
-    // write to the store, and prom-client (about 2 MB of RSS) loads only for someone who reads
-    s = newStore()
-  }
-  const store = s
   return {
     get registry(): Registry {
       if (registry === undefined) {
-        const { Registry: PromRegistry } = loadPromClient()
-        registry = new PromRegistry()
-        registerMetrics(registry, store)
-        stores.set(registry, store)
+        registry = new (loadPromClient().Registry)()
+        attach(registry, store)
       }
       return registry
     },
@@ -89,12 +81,12 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     clock,
     store,
     observeEndpoints(source) {
-      s.endpointSources.add(source)
-      return () => s.endpointSources.delete(source)
+      store.endpointSources.add(source)
+      return () => store.endpointSources.delete(source)
     },
     observeCircuits(source) {
-      s.circuitSources.add(source)
-      return () => s.circuitSources.delete(source)
+      store.circuitSources.add(source)
+      return () => store.circuitSources.delete(source)
     },
   }
 }
