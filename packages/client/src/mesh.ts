@@ -254,8 +254,9 @@ class MeshImpl implements Mesh {
 
   stack() {
     const client = describeStack(clientLayers)
-    const anyService = this.#generation.services.values().next().value as ServiceStack | undefined
-    const activeClient = new Set(anyService?.roles ?? [])
+    // a layer with nothing to do for a service is left out of its stack: active when some service runs it
+    const activeClient = new Set<string>()
+    for (const s of this.#generation.services.values()) for (const role of s.roles) activeClient.add(role)
     const activeServer = new Set(this.#generation.inbound.roles)
     return {
       client: [

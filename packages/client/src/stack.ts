@@ -8,7 +8,7 @@ import { type Clock, type EndpointSource, type Layer, layer, type TimerQueue } f
 import { deadline } from '@weft/deadline'
 import { type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import type { ServicePolicy } from '@weft/policy'
-import { createRetryBudget, type RetryBudget, retry } from '@weft/retry'
+import { createRetryBudget, type RetryBudget, retriesConfigured, retry } from '@weft/retry'
 import { type TraceOptions, trace, traceAttempts } from '@weft/trace'
 import { mirror, route } from '@weft/traffic'
 
@@ -57,6 +57,8 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
   ),
   layer('route', 'matches the route; split and fault injection act on it', (ctx) => route({ service: ctx.service, clock: ctx.mesh.clock })),
   layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) => {
+    // one try, no timeout, no hedge on any route: nothing to do (the dispatcher stamps x-weft-attempt: 1)
+    if (!retriesConfigured(ctx.service)) return undefined
     // the budget outlives a policy update that leaves its options alone: a storm spent before the
     // update stays spent after it, as the breaker's state and the balancer's ejections do
     const options = ctx.service.retries?.budget

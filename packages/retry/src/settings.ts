@@ -219,3 +219,16 @@ function positive(value: Duration | undefined, where: string): number | undefine
 function invalid(message: string): WeftError {
   return new WeftError('WEFT_INVALID_ARGUMENT', message)
 }
+
+/**
+ * Whether `service` gives the retry layer anything to do: a second try, a per-try or route
+ * timeout, or a hedge on some route. When it does not, the mesh leaves the layer out of the stack
+ * (the dispatcher already stamps a first try's `x-weft-attempt: 1`). @internal
+ */
+export function retriesConfigured(service: ServicePolicy): boolean {
+  const { routes, fallback } = settingsFromService(service)
+  const busy = (s: RouteSettings) => !s.single || s.timeout !== undefined
+  if (busy(fallback)) return true
+  for (const s of routes.values()) if (busy(s)) return true
+  return false
+}
