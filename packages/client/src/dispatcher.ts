@@ -5,6 +5,7 @@
 import { AbortScope, type BodySink, type Call, type CallScope, type Endpoint, type HeaderMap, type Reply } from '@weft/core'
 import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
 import { normalizeHeaders, toRawHeaders } from './headers.js'
+import { type Attempt, wireTry } from './transport.js'
 
 /** What the dispatcher needs from the mesh: a stack per service host, and one for everything else. */
 export interface DispatchTarget {
@@ -128,6 +129,8 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
   readonly #handler: Dispatcher.DispatchHandler
   readonly #target: DispatchTarget
   #reply: Reply | undefined
+  /** The try whose head the reply carries unchanged: its raw headers go to the caller as undici read them. */
+  #wire: Attempt | undefined
   #paused = false
   #entered = false
   done = false
@@ -146,9 +149,14 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
     return this.aborted ? (super.reason as Error) : null
   }
 
-  /** fetch reads the head as a raw array. */
-  get rawHeaders(): string[] {
-    return this.#reply === undefined ? [] : toRawHeaders(this.#reply.headers)
+  /**
+   * fetch (and `responseHeaders: 'raw'`) read the head as a raw array: the upstream's own, names
+   * cased as sent, when no layer rewrote the head; else one made from the reply's header map.
+   */
+  get rawHeaders(): Buffer[] | string[] {
+    const reply = this.#reply
+    if (reply === undefined) return []
+    return this.#wire?.rawHeaders ?? toRawHeaders(reply.headers)
   }
 
   /** The mesh counted this call in flight; it is counted out when the exchange is done. */
@@ -187,9 +195,11 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
       return
     }
     this.#reply = reply
+    const wire = wireTry(reply)
+    this.#wire = wire
     const handler = this.#handler
     try {
-      handler.onResponseStart?.(this, reply.status, reply.headers as Record<string, string | string[]>, '')
+      handler.onResponseStart?.(this, reply.status, reply.headers as Record<string, string | string[]>, wire?.statusText ?? '')
     } catch (err) {
       reply.body?.discard()
       this.fail(err)

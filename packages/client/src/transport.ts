@@ -159,7 +159,7 @@ function pool_origin(endpoint: Endpoint, options?: Pool.Options): string {
  * One try in flight: undici's handler for the request and, once the head arrives, the ReplyBody
  * that streams the rest to a sink.
  */
-class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
+export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
   #controller: Dispatcher.DispatchController | undefined
   #resolve: ((reply: Reply) => void) | undefined
   #reject: ((err: unknown) => void) | undefined
@@ -170,6 +170,10 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
   #error: Error | undefined
   #drained = 0
   #bufferedBytes = 0
+  /** The head as undici read it off the wire: the header object handed up, its raw form, the status text. */
+  #headers: HeaderMap | undefined
+  #rawHeaders: Dispatcher.DispatchController['rawHeaders']
+  #statusText = ''
   readonly #call: Call
   readonly #endpoint: Endpoint
   readonly #onAbort: (() => void) | undefined
@@ -202,14 +206,33 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
+    statusText: string,
   ): void {
+    this.#headers = headers as HeaderMap
+    this.#rawHeaders = controller.rawHeaders
+    this.#statusText = statusText
     const resolve = this.#resolve
     this.#resolve = undefined
     this.#reject = undefined
     resolve?.({ status: statusCode, headers: headers as HeaderMap, body: this })
+  }
+
+  /** undici's raw head of this try (`[name, value, …]`, Buffers), as fetch and `responseHeaders: 'raw'` read it. */
+  get rawHeaders(): Buffer[] | string[] | undefined {
+    const raw = this.#rawHeaders
+    return Array.isArray(raw) ? raw : undefined
+  }
+
+  get statusText(): string {
+    return this.#statusText
+  }
+
+  /** Whether `reply` still carries this try's head unchanged (no layer answered or rewrote it). */
+  carries(reply: Reply): boolean {
+    return reply.body === this && reply.headers === this.#headers
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -290,4 +313,10 @@ class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatcher {
       details: { service: this.#call.service, endpoint: this.#endpoint.address, kind },
     })
   }
+}
+
+/** The try whose head `reply` still carries unchanged, for its raw headers and status text; else `undefined`. */
+export function wireTry(reply: Reply): Attempt | undefined {
+  const body = reply.body
+  return body instanceof Attempt && body.carries(reply) ? body : undefined
 }

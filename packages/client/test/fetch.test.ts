@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import { weftErrorOf } from '@weft/core'
+import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { listen, policyFor } from '../../../test/support/servers.js'
 import { createMesh } from '../src/index.js'
@@ -58,6 +59,38 @@ describe('mesh.fetch', () => {
     expect(res.headers.get('x-seen-method')).toBe(method)
     expect(payments.requests[0]?.headers['x-custom']).toBe('yes')
     if (hasBody) expect(await res.text()).toBe('payload')
+  })
+
+  it("keeps the upstream's status text and repeated headers, as fetch without the mesh would", async () => {
+    const payments = await listen((_req, res) => {
+      res.setHeader('Set-Cookie', ['a=1', 'b=2'])
+      res.writeHead(201, 'Made It', { 'X-Order-Id': '7' })
+      res.end()
+    })
+    onTestFinished(() => payments.close())
+    const mesh = await meshFor({ payments })
+
+    const res = await mesh.fetch('http://payments/orders', { method: 'POST' })
+
+    expect(res.status).toBe(201)
+    expect(res.statusText).toBe('Made It')
+    expect(res.headers.get('x-order-id')).toBe('7')
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+  })
+
+  it("hands `responseHeaders: 'raw'` the header names as the upstream cased them", async () => {
+    const payments = await listen((_req, res) => {
+      res.writeHead(200, { 'X-Order-Id': '7' })
+      res.end()
+    })
+    onTestFinished(() => payments.close())
+    const mesh = await meshFor({ payments })
+
+    const res = await request('http://payments/', { dispatcher: mesh.dispatcher, responseHeaders: 'raw' })
+    await res.body.dump()
+
+    const raw = res.headers as unknown as string[]
+    expect(raw[raw.indexOf('X-Order-Id') + 1]).toBe('7')
   })
 
   it('streams a request body up and a response body down without buffering either', async () => {
