@@ -1,13 +1,14 @@
 /** parsePolicy: text or data in, a resolved Policy out, or one WEFT_POLICY_INVALID error listing every issue found. */
 import { createHash } from 'node:crypto'
+import * as v from 'valibot'
 import { POLICY_DEFAULTS } from './defaults.js'
 import { describe, policyInvalid, type RawIssue } from './issues.js'
 import { cleanTree, isUnder } from './raw-tree.js'
 import { type PolicyFormat, readText, sizeIssue, sniffFormat } from './read-text.js'
 import { builtInDefaults, defaultRoute, mergedIssues, nullMap, resolveDefaults, resolveServiceDocument } from './resolve.js'
 import { documentSchema } from './schema.js'
+import { fromSchema } from './schema-issues.js'
 import type { MeshDefaults, Policy, ServicePolicy } from './types.js'
-import { fromZod } from './zod-issues.js'
 
 export interface ParseOptions {
   /** Where the document came from (a path or URL), named in error messages. */
@@ -64,19 +65,19 @@ export function parsePolicy(input: string | object, options: ParseOptions = {}):
     if (size !== undefined) throw fail([size])
   }
 
-  const result = documentSchema.safeParse(doc, { reportInput: true })
+  const result = v.safeParse(documentSchema, doc)
   const issues: RawIssue[] = [...clean.issues]
   if (!result.success) {
     // a field the pre-pass already refused (or dropped) says nothing new when the schema trips on it too
-    const schemaIssues = fromZod(result.error.issues).filter((s) => !clean.issues.some((c) => isUnder(s.segments, c.segments)))
+    const schemaIssues = fromSchema(result.issues).filter((s) => !clean.issues.some((c) => isUnder(s.segments, c.segments)))
     issues.push(...schemaIssues)
   }
   if (issues.length > 0 || !result.success) throw fail(withPositions(issues, locate))
 
-  const defaults = resolveDefaults(result.data)
+  const defaults = resolveDefaults(result.output)
   const merged: RawIssue[] = mergedIssues(defaults, undefined, ['defaults'])
   const services = nullMap<ServicePolicy>()
-  for (const [name, service] of Object.entries(result.data.services ?? {})) {
+  for (const [name, service] of Object.entries(result.output.services ?? {})) {
     const resolved = resolveServiceDocument(name, service, defaults)
     merged.push(...mergedIssues(resolved, defaults, ['services', name]))
     services[name] = resolved

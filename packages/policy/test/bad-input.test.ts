@@ -113,6 +113,31 @@ describe('fields', () => {
     ])
   })
 
+  it('every unknown key in one mapping is refused, not only the first', () => {
+    expect(linesOf(payments({ retires: 1, timout: '1s' }))).toEqual([
+      'services.payments.retires: unknown key (did you mean retries?)',
+      'services.payments.timout: unknown key (did you mean timeout?)',
+    ])
+  })
+
+  it('a list where a mapping goes is refused as a list', () => {
+    expect(linesOf(payments({ retries: [{ attempts: 2 }] }))).toEqual(['services.payments.retries: expected a mapping, got a list'])
+    expect(linesOf(payments({ subsets: [{ version: 'v1' }] }))).toEqual(['services.payments.subsets: expected a record, got a list'])
+  })
+
+  it('a refused service name is the one issue of that service: its fields are not checked', () => {
+    expect(linesOf(withServices({ Payments_v2: { mtls: 'nope', endpoints: [] } }))).toEqual([
+      'services.Payments_v2: invalid key: service name must be a lower-case DNS name: letters, digits and "-", dot-separated labels of at most 63 characters',
+    ])
+  })
+
+  it('a fraction where a count goes does not hide the service’s other issues', () => {
+    expect(linesOf(payments({ retries: { attempts: 2.5 }, endpoints: [] }))).toEqual([
+      'services.payments.retries.attempts: expected an integer, got number 2.5',
+      'services.payments.endpoints: is empty: list at least one endpoint, or leave endpoints out',
+    ])
+  })
+
   it('every issue is reported, not only the first', () => {
     const err = refusal(
       payments({ timeout: '-1s', retires: 1, mtls: 'strict', endpoints: ['nope'], routes: [{ split: [{ subset: 'v9' }] }] }),
