@@ -11,7 +11,10 @@ import { createMesh } from '@weft/client'
 import { Agent, fetch, request } from 'undici'
 import { report, startUpstream } from './lib.mjs'
 
-const WARM = Number(process.env.BENCH_WARM ?? 6000)
+// V8 moves weft's layers to its optimising compiler (TurboFan) only after some 9 000–20 000
+// requests; measured earlier they run mid-tier (Maglev) code that calls out to inline caches, and
+// read 10–20k instructions a request heavier than in a long-running process
+const WARM = Number(process.env.BENCH_WARM ?? 25_000)
 const N = Number(process.env.BENCH_REQUESTS ?? 9000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw,raw-headers,pass-through,default,timeout,fetch,mesh-fetch').split(',')
