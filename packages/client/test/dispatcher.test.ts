@@ -42,6 +42,21 @@ describe('mesh.dispatcher', () => {
     expect((err as { code: string }).code).toBe('WEFT_UPSTREAM_FAILURE')
   })
 
+  it('calls alternating between two services and an outside host each reach their own upstream', async () => {
+    const payments = await listen((_req, res) => res.end('payments'))
+    const ledger = await listen((_req, res) => res.end('ledger'))
+    const outside = await listen((_req, res) => res.end('outside'))
+    onTestFinished(() => Promise.all([payments.close(), ledger.close(), outside.close()]))
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments, ledger }) })
+    onTestFinished(() => mesh.close())
+
+    const urls = ['http://payments/', 'http://ledger/', `http://${outside.address}/`, 'http://payments/', 'http://payments/', 'http://ledger/']
+    const bodies: string[] = []
+    for (const url of urls) bodies.push(await (await request(url, { dispatcher: mesh.dispatcher })).body.text())
+
+    expect(bodies).toEqual(['payments', 'ledger', 'outside', 'payments', 'payments', 'ledger'])
+  })
+
   it('reuses one keep-alive connection pool per endpoint', async () => {
     const payments = await listen()
     onTestFinished(() => payments.close())
