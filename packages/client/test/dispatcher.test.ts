@@ -50,7 +50,14 @@ describe('mesh.dispatcher', () => {
     const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments, ledger }) })
     onTestFinished(() => mesh.close())
 
-    const urls = ['http://payments/', 'http://ledger/', `http://${outside.address}/`, 'http://payments/', 'http://payments/', 'http://ledger/']
+    const urls = [
+      'http://payments/',
+      'http://ledger/',
+      `http://${outside.address}/`,
+      'http://payments/',
+      'http://payments/',
+      'http://ledger/',
+    ]
     const bodies: string[] = []
     for (const url of urls) bodies.push(await (await request(url, { dispatcher: mesh.dispatcher })).body.text())
 
