@@ -46,7 +46,9 @@ describe('mesh.dispatcher', () => {
     const payments = await listen((_req, res) => res.end('payments'))
     const ledger = await listen((_req, res) => res.end('ledger'))
     const outside = await listen((_req, res) => res.end('outside'))
-    onTestFinished(() => Promise.all([payments.close(), ledger.close(), outside.close()]))
+    onTestFinished(async () => {
+      await Promise.all([payments.close(), ledger.close(), outside.close()])
+    })
     const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments, ledger }) })
     onTestFinished(() => mesh.close())
 

@@ -7,8 +7,49 @@ export const TIMEOUT_HEADER = 'x-weft-timeout'
 export const ATTEMPT_HEADER = 'x-weft-attempt'
 /** Marks a POST/PATCH as safe to retry. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
+/** gRPC's remaining budget, `<n>m` / `<n>S`, sent beside ours. */
+export const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 /** Every header a deadline is read from, ours first. */
-export const DEADLINE_HEADERS = [TIMEOUT_HEADER, 'grpc-timeout', 'x-envoy-expected-rq-timeout-ms'] as const
+export const DEADLINE_HEADERS = [TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, 'x-envoy-expected-rq-timeout-ms'] as const
+
+/** The largest value grpc-timeout allows: 8 digits. */
+const GRPC_MAX_VALUE = 99_999_999
+
+// The last budget formatted: calls that start with a route's whole timeout send the same value
+// call after call, and two number-to-string conversions are most of stamping it
+let lastMs = -1
+let lastMillis = ''
+let lastGrpc = ''
+
+/** The whole milliseconds sent for a remaining budget: rounded down, at least 1. */
+function wireMs(remainingMs: number): number {
+  const ms = remainingMs >= 2 ? Math.floor(remainingMs) : 1
+  if (ms !== lastMs) {
+    lastMs = ms
+    lastMillis = String(ms)
+    lastGrpc = ms <= GRPC_MAX_VALUE ? `${ms}m` : `${Math.min(GRPC_MAX_VALUE, Math.floor(ms / 1000))}S`
+  }
+  return ms
+}
+
+/** `x-weft-timeout` for a remaining budget: integer milliseconds, rounded down, at least 1. */
+export function formatMillis(remainingMs: number): string {
+  wireMs(remainingMs)
+  return lastMillis
+}
+
+/** `grpc-timeout` for a remaining budget: `<n>m`, or whole seconds when n would need more than 8 digits. */
+export function formatGrpcTimeout(remainingMs: number): string {
+  wireMs(remainingMs)
+  return lastGrpc
+}
+
+/** Sets both deadline headers on `out`, a copy the caller owns, for a remaining budget. */
+export function stampTimeout(out: Record<string, unknown>, remainingMs: number): void {
+  wireMs(remainingMs)
+  out[TIMEOUT_HEADER] = lastMillis
+  out[GRPC_TIMEOUT_HEADER] = lastGrpc
+}
 /** W3C trace context and baggage. */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const
 

@@ -18,7 +18,18 @@ export type { WeftErrorCode, WeftErrorOptions } from './errors.js'
 export { ERROR_CODES, isWeftError, WeftError, weftErrorOf } from './errors.js'
 export type { Fate } from './fate.js'
 export { errorFate, FATES, replyFate } from './fate.js'
-export { ATTEMPT_HEADER, copyHeaders, DEADLINE_HEADERS, IDEMPOTENCY_KEY_HEADER, TIMEOUT_HEADER, TRACE_HEADERS } from './headers.js'
+export {
+  ATTEMPT_HEADER,
+  copyHeaders,
+  DEADLINE_HEADERS,
+  formatGrpcTimeout,
+  formatMillis,
+  GRPC_TIMEOUT_HEADER,
+  IDEMPOTENCY_KEY_HEADER,
+  stampTimeout,
+  TIMEOUT_HEADER,
+  TRACE_HEADERS,
+} from './headers.js'
 export { LinkedSignal } from './linked-signal.js'
 export type { BuiltStack, Layer } from './stack.js'
 export { buildStack, describeStack, layer } from './stack.js'

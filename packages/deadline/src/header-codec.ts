@@ -2,16 +2,16 @@
  * The deadline headers on the wire: reading `x-weft-timeout`, `grpc-timeout` and
  * `x-envoy-expected-rq-timeout-ms` without ever throwing, and writing the remaining budget.
  */
-import { copyHeaders, TIMEOUT_HEADER } from '@weft/core'
+import { copyHeaders, formatGrpcTimeout, formatMillis, GRPC_TIMEOUT_HEADER, stampTimeout, TIMEOUT_HEADER } from '@weft/core'
 
-export const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
+// formatted in core, where the retry layer's tries share them
+export { formatGrpcTimeout, formatMillis, GRPC_TIMEOUT_HEADER }
 export const ENVOY_TIMEOUT_HEADER = 'x-envoy-expected-rq-timeout-ms'
 
 /** Longest `x-weft-timeout` / envoy value accepted: 10 digits (`^[0-9]{1,10}$`). */
 const MAX_DIGITS = 10
 /** gRPC allows at most 8 digits before the unit. */
 const GRPC_MAX_DIGITS = 8
-const GRPC_MAX_VALUE = 99_999_999
 
 /** Called with the header name and (at most 64 characters of) the value of every invalid deadline header. */
 export type InvalidHeaderListener = (header: string, value: string) => void
@@ -99,19 +99,6 @@ function shown(value: unknown): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s
 }
 
-/** `x-weft-timeout` for a remaining budget: integer milliseconds, rounded down, at least 1. */
-export function formatMillis(remainingMs: number): string {
-  return remainingMs >= 2 ? String(Math.floor(remainingMs)) : '1'
-}
-
-/** `grpc-timeout` for a remaining budget: `<n>m`, or whole seconds when n would need more than 8 digits. */
-export function formatGrpcTimeout(remainingMs: number): string {
-  const ms = remainingMs >= 2 ? Math.floor(remainingMs) : 1
-  if (ms <= GRPC_MAX_VALUE) return `${ms}m`
-  const s = Math.floor(ms / 1000)
-  return `${s <= GRPC_MAX_VALUE ? s : GRPC_MAX_VALUE}S`
-}
-
 /**
  * A copy of `headers` with the deadline headers set for `remainingMs`. A plain object: copying it
  * again (the retry layer adds `x-weft-attempt`) is cheap, where copying a null-prototype map is
@@ -119,8 +106,7 @@ export function formatGrpcTimeout(remainingMs: number): string {
  */
 export function withTimeoutHeaders(headers: Readonly<Record<string, unknown>>, remainingMs: number): Record<string, unknown> {
   const out = copyHeaders(headers)
-  out[TIMEOUT_HEADER] = formatMillis(remainingMs)
-  out[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(remainingMs)
+  stampTimeout(out, remainingMs)
   return out
 }
 

@@ -98,6 +98,12 @@ describe('writing the remaining budget', () => {
     expect(formatGrpcTimeout(100_000_000)).toBe('100000S')
   })
 
+  it('a budget that changes between calls is never answered with the last one (the formatter remembers one value)', () => {
+    const budgets = [2000, 2000, 1999.7, 2000, 150_000_000, 2000, 1]
+    expect(budgets.map(formatMillis)).toEqual(['2000', '2000', '1999', '2000', '150000000', '2000', '1'])
+    expect(budgets.map(formatGrpcTimeout)).toEqual(['2000m', '2000m', '1999m', '2000m', '150000S', '2000m', '1m'])
+  })
+
   it('what it writes, it reads back', () => {
     for (const ms of [1, 7, 300, 86_400_000, 2_000_000_000]) {
       expect(parseMillis(formatMillis(ms))).toBe(ms)

@@ -1,7 +1,6 @@
 /** The headers of one try: `x-weft-attempt`, and the try's remaining budget when it has a deadline. */
-import { ATTEMPT_HEADER, copyHeaders, type HeaderMap, TIMEOUT_HEADER } from '@weft/core'
+import { ATTEMPT_HEADER, copyHeaders, type HeaderMap, stampTimeout } from '@weft/core'
 
-const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 const ATTEMPTS = Array.from({ length: 16 }, (_, i) => String(i))
 
 /**
@@ -13,10 +12,6 @@ export function tryHeaders(headers: Readonly<HeaderMap>, attempt: number, remain
   if (remainingMs === Number.POSITIVE_INFINITY && headers[ATTEMPT_HEADER] === ATTEMPTS[attempt]) return headers as HeaderMap
   const out = copyHeaders(headers)
   out[ATTEMPT_HEADER] = attempt < ATTEMPTS.length ? (ATTEMPTS[attempt] as string) : String(attempt)
-  if (remainingMs !== Number.POSITIVE_INFINITY) {
-    const ms = remainingMs >= 2 ? Math.floor(remainingMs) : 1
-    out[TIMEOUT_HEADER] = String(ms)
-    out[GRPC_TIMEOUT_HEADER] = ms <= 99_999_999 ? `${ms}m` : `${Math.min(99_999_999, Math.floor(ms / 1000))}S`
-  }
+  if (remainingMs !== Number.POSITIVE_INFINITY) stampTimeout(out, remainingMs)
   return out
 }
