@@ -164,6 +164,9 @@ export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatc
   #resolve: ((reply: Reply) => void) | undefined
   #reject: ((err: unknown) => void) | undefined
   #sink: BodySink | undefined
+  // chunks that came before the consumer attached: the first in a field (a small body is one
+  // chunk, and needs no array), the rest in a list
+  #first: Uint8Array | undefined
   #buffered: Uint8Array[] | undefined
   #ended = false
   #trailers: HeaderMap | undefined
@@ -242,7 +245,8 @@ export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatc
     } else {
       // the head was handed up and the consumer attaches in a moment: keep small bodies flowing
       // (pausing the parser costs a resume per request) and hold the socket only past a bound
-      ;(this.#buffered ??= []).push(chunk)
+      if (this.#first === undefined) this.#first = chunk
+      else (this.#buffered ??= []).push(chunk)
       this.#bufferedBytes += chunk.byteLength
       if (this.#bufferedBytes > EARLY_BUFFER_LIMIT) controller.pause()
     }
@@ -271,9 +275,12 @@ export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatc
 
   pipe(sink: BodySink): void {
     this.#sink = sink
+    const first = this.#first
     const buffered = this.#buffered
+    this.#first = undefined
     this.#buffered = undefined
     let more = true
+    if (first !== undefined) more = sink.onData(first)
     if (buffered !== undefined) for (const chunk of buffered) more = sink.onData(chunk)
     if (this.#error !== undefined) sink.onError(this.#error)
     else if (this.#ended) sink.onEnd(this.#trailers)

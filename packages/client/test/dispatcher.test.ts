@@ -66,6 +66,23 @@ describe('mesh.dispatcher', () => {
     expect(bodies).toEqual(['payments', 'ledger', 'outside', 'payments', 'payments', 'ledger'])
   })
 
+  it('a chunked reply that arrives whole before the caller reads it is delivered in order', async () => {
+    const payments = await listen((_req, res) => {
+      res.write('one,')
+      res.write('two,')
+      res.end('three')
+    })
+    onTestFinished(() => payments.close())
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments }) })
+    onTestFinished(() => mesh.close())
+
+    const bodies = await Promise.all(
+      Array.from({ length: 8 }, () => request('http://payments/', { dispatcher: mesh.dispatcher }).then((r) => r.body.text())),
+    )
+
+    expect(new Set(bodies)).toEqual(new Set(['one,two,three']))
+  })
+
   it('reuses one keep-alive connection pool per endpoint', async () => {
     const payments = await listen()
     onTestFinished(() => payments.close())
