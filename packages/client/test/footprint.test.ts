@@ -4,10 +4,13 @@ import { describe, expect, it } from 'vitest'
 /** Runs `body` in a fresh Node process with the built @weft/client and returns the heavy modules it loaded. */
 function loadedAfter(body: string): Promise<string[]> {
   const script = `
-    import { createRequire } from 'node:module'
-    import { createServer } from 'node:http'
-    import { request } from 'undici'
-    import { createMesh } from '@weft/client'
+    import { registerHooks } from 'node:module'
+    // every module resolved from here on, imported or required
+    const resolved = new Set()
+    registerHooks({ resolve: (specifier, context, next) => { const r = next(specifier, context); resolved.add(r.url); return r } })
+    const { createServer } = process.getBuiltinModule('node:http')
+    const { request } = await import('undici')
+    const { createMesh } = await import('@weft/client')
     const upstream = createServer((req, res) => res.end('ok'))
     await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     const address = '127.0.0.1:' + upstream.address().port
@@ -16,8 +19,8 @@ function loadedAfter(body: string): Promise<string[]> {
     ${body}
     await mesh.close()
     upstream.close()
-    const heavy = /node_modules\\/(@peculiar\\/x509|reflect-metadata|prom-client|yaml)\\//
-    const names = Object.keys(createRequire(import.meta.url).cache).filter((k) => heavy.test(k)).map((k) => k.match(heavy)[1])
+    const heavy = /\\/(?:node_modules\\/(@peculiar\\/x509|reflect-metadata|prom-client|yaml)|(?:node_modules\\/@weft|packages)\\/(agent))\\//
+    const names = [...resolved].map((url) => url.match(heavy)).filter((m) => m !== null).map((m) => m[1] ?? '@weft/' + m[2])
     console.log(JSON.stringify([...new Set(names)].sort()))`
   return new Promise((resolve, reject) =>
     execFile(
@@ -30,7 +33,7 @@ function loadedAfter(body: string): Promise<string[]> {
 }
 
 describe('what a mesh loads', () => {
-  it('a mesh with an object policy, no identity and no scrape never loads the X.509 library, yaml or prom-client', async () => {
+  it('a mesh with an object policy, no identity and no scrape never loads the X.509 library, yaml, prom-client or the mesh-agent', async () => {
     expect(await loadedAfter('')).toEqual([])
   })
 
