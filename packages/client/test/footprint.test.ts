@@ -19,7 +19,7 @@ function loadedAfter(body: string): Promise<string[]> {
     ${body}
     await mesh.close()
     upstream.close()
-    const heavy = /\\/(?:node_modules\\/(@peculiar\\/x509|reflect-metadata|prom-client|yaml)|(?:node_modules\\/@weft|packages)\\/(agent))\\//
+    const heavy = /\\/(?:node_modules\\/(@peculiar\\/x509|reflect-metadata|prom-client|yaml|@opentelemetry\\/api)|(?:node_modules\\/@weft|packages)\\/(agent))\\//
     const names = [...resolved].map((url) => url.match(heavy)).filter((m) => m !== null).map((m) => m[1] ?? '@weft/' + m[2])
     // the undici bundled in Node (about 2 MB), which an ESM import of node:http loads through its WebSocket getter
     if (process.moduleLoadList.includes('NativeModule internal/deps/undici/undici')) names.push('node:internal/deps/undici')
@@ -35,7 +35,7 @@ function loadedAfter(body: string): Promise<string[]> {
 }
 
 describe('what a mesh loads', () => {
-  it('a mesh with an object policy, no identity and no scrape never loads the X.509 library, yaml, prom-client, the mesh-agent or Node’s bundled undici', async () => {
+  it('a mesh with an object policy, no identity and no scrape never loads the X.509 library, yaml, prom-client, the OpenTelemetry API, the mesh-agent or Node’s bundled undici', async () => {
     expect(await loadedAfter('')).toEqual([])
   })
 
@@ -44,6 +44,20 @@ describe('what a mesh loads', () => {
       const text = await mesh.registry.metrics()
       if (!/weft_requests_total\\{[^}]*service="payments"[^}]*\\} 1/.test(text)) throw new Error('the call before the first scrape is missing: ' + text)`)
 
-    expect(loaded).toEqual(['prom-client'])
+    // prom-client requires the OpenTelemetry API itself (its process CPU metric's exemplars)
+    expect(loaded).toEqual(['@opentelemetry/api', 'prom-client'])
+  })
+
+  it('an OpenTelemetry SDK registered after the mesh is made gets spans from the next call on', async () => {
+    const loaded = await loadedAfter(`
+      const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
+      const { trace } = await import('@opentelemetry/api')
+      const exporter = new InMemorySpanExporter()
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
+      await request('http://payments/', { dispatcher: mesh.dispatcher }).then((r) => r.body.text())
+      const spans = exporter.getFinishedSpans().map((s) => s.attributes['weft.service'])
+      if (spans.join() !== 'payments') throw new Error('expected one client span, of the call after the SDK registered: ' + spans)`)
+
+    expect(loaded).toEqual(['@opentelemetry/api'])
   })
 })
