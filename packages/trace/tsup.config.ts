@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node22',
+  // import.meta.url in the CJS build: the lazy loader's createRequire needs it
+  shims: true,
 })

@@ -1,5 +1,5 @@
 /** `createMesh({ policy: { source } })`: a mesh-agent follows the control plane and hands every new version to `mesh.update()`. */
-import { type Agent, createAgent } from '@weft/agent'
+import type { Agent } from '@weft/agent'
 import type { Clock, Duration } from '@weft/core'
 import type { Policy } from '@weft/policy'
 
@@ -43,6 +43,9 @@ export async function followControlPlane(
   let apply: ((document: object) => Promise<unknown>) | undefined
   let pending: Policy | undefined
   const https = [option.source].flat().some((s) => String(s).startsWith('https:'))
+  // loaded here, not imported: a mesh with a policy of its own never runs the agent (nor loads its
+  // HTTP client and certificate code)
+  const { createAgent } = await import('@weft/agent')
   const agent = createAgent({
     source: option.source as string,
     service,

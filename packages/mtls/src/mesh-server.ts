@@ -4,8 +4,8 @@
  * It is one `https.Server`, so `.listen()`, timeouts, `closeIdleConnections()` and Fastify's
  * `serverFactory` work as usual; certificates rotate live through `setSecureContext`.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import https from 'node:https'
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { type Duration, parseDuration, WeftError } from '@weft/core'
@@ -27,7 +27,7 @@ export interface MeshServerOptions {
   /** Told about every connection refused before the application saw it. */
   onRefused?: (refusal: RefusedConnection) => void
   /** node:http server options (`keepAliveTimeout`, `requestTimeout`, `maxHeaderSize`, …). */
-  http?: http.ServerOptions
+  http?: ServerOptions
 }
 
 export const MESH_SERVER_DEFAULTS = { mode: 'PERMISSIVE', firstByteTimeout: 10_000 } as const
@@ -72,7 +72,7 @@ export function meshServerStats(server: object): MeshServerStats | undefined {
  * A node server for `listener` in a mesh mode. Call `.listen()` on it as usual. The verified
  * peer of each request is on `peerOf(req.socket)`.
  */
-export function createMeshServer(listener: RequestListener, options: MeshServerOptions = {}): http.Server {
+export function createMeshServer(listener: RequestListener, options: MeshServerOptions = {}): Server {
   const fixed = options.mode ?? MESH_SERVER_DEFAULTS.mode
   const modeOf = typeof fixed === 'function' ? fixed : () => fixed
   checkMode(modeOf())
@@ -85,9 +85,12 @@ export function createMeshServer(listener: RequestListener, options: MeshServerO
     socket.destroy()
   }
 
+  // node:http and node:https come from process.getBuiltinModule, not imports: an ESM import of
+  // node:http reads every export, and its `WebSocket` getter loads Node's own bundled undici (about
+  // 2 MB of RSS) that weft never uses; and a process that serves no TLS never loads node:https
   if (source === undefined) {
     // no identity: plaintext only; a STRICT port cannot be served and refuses every connection
-    const server = http.createServer(options.http ?? {}, listener)
+    const server = process.getBuiltinModule('node:http').createServer(options.http ?? {}, listener)
     server.prependListener('connection', (socket: Socket) => {
       const mode = modeOf()
       if (mode === 'STRICT') return refuse(socket, 'plaintext', mode)
@@ -97,7 +100,9 @@ export function createMeshServer(listener: RequestListener, options: MeshServerO
     return server
   }
 
-  const server = https.createServer({ ...options.http, ...serverTlsOptions(source.current(), 'PERMISSIVE') }, listener) as https.Server & {
+  const server = process
+    .getBuiltinModule('node:https')
+    .createServer({ ...options.http, ...serverTlsOptions(source.current(), 'PERMISSIVE') }, listener) as HttpsServer & {
     rejectUnauthorized: boolean
   }
   const tlsListener = onlyListener(server, 'connection', 'tlsConnectionListener')
@@ -175,7 +180,7 @@ function checkMode(mode: MtlsMode) {
 type Listener = (this: unknown, socket: Socket) => void
 
 /** The one listener node registered for `event`; fails loudly if a Node release changes that. */
-function onlyListener(server: http.Server, event: string, name: string): Listener {
+function onlyListener(server: Server, event: string, name: string): Listener {
   const found = server.listeners(event).find((l) => l.name === name) as Listener | undefined
   if (found === undefined) {
     throw new Error(

@@ -4,10 +4,11 @@
  * `currentCall()` and every outbound call made while serving it find it. With an OpenTelemetry
  * SDK it makes a server span per request.
  */
-import { SpanKind, SpanStatusCode, type TracerProvider } from '@opentelemetry/api'
+import type { TracerProvider } from '@opentelemetry/api'
 import type { Call, Middleware, Reply, TraceContext } from '@weft/core'
 import { errorFate, replyFate } from './fate.js'
 import { ids } from './ids.js'
+import { SpanKind, SpanStatusCode } from './otel.js'
 import { extractContext, propagatorBits, type RemoteContext } from './propagation.js'
 import { contextOf, failed, newTraceFlags, requestAttributes, TRACE_DEFAULTS, type TraceOptions } from './trace.js'
 import { KNOWN_FLAGS } from './traceparent.js'

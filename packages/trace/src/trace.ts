@@ -4,21 +4,11 @@
  * `tracestate` and `baggage` passed on. With an OpenTelemetry SDK it also makes a client span per
  * call and a child span per attempt.
  */
-import {
-  type Attributes,
-  type Context,
-  createTraceState,
-  trace as otel,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  type TracerProvider,
-} from '@opentelemetry/api'
+import type { Attributes, Context, Span, Tracer, TracerProvider } from '@opentelemetry/api'
 import { activeCall, type Call, errorKind, type Middleware, type Outcome, type Reply, type TraceContext, weftErrorOf } from '@weft/core'
 import { errorFate, replyFate } from './fate.js'
 import { ids } from './ids.js'
+import { createTraceState, otel, ROOT_CONTEXT, SpanKind, SpanStatusCode } from './otel.js'
 import { extractContext, injectContext, type Propagator, propagatorBits } from './propagation.js'
 import { KNOWN_FLAGS } from './traceparent.js'
 import { tracerLookup } from './tracer.js'
