@@ -93,6 +93,13 @@ export class ServiceStats {
     this.#last = stats
     return stats
   }
+
+  /** Forgets every route's counts (a registry reset), the cached last one included. */
+  clear(): void {
+    this.routes.clear()
+    this.#lastName = undefined
+    this.#last = undefined
+  }
 }
 
 /** A balancer's view of one endpoint, for `weft_endpoint_state`. */
@@ -142,6 +149,6 @@ export class MetricsStore {
   }
 
   reset(): void {
-    for (const s of this.services.values()) s.routes.clear()
+    for (const s of this.services.values()) s.clear()
   }
 }

@@ -127,6 +127,15 @@ describe('the registry', () => {
     expect(promtoolCheck(text).status).toBe(0)
   })
 
+  it('counts the calls after a reset, from zero', async () => {
+    const meter = createMeshMetrics()
+    const handler = metrics({ meter, service: 'payments' })(async () => reply(200))
+    await handler(outboundCall())
+    meter.registry.resetMetrics()
+    await handler(outboundCall())
+    expect(sample(await meter.registry.metrics(), METRIC_NAMES.requests, { fate: 'ok' })).toBe(1)
+  })
+
   it('rejects buckets that do not increase', () => {
     expect(() => createMeshMetrics({ buckets: [0.1, 0.05] })).toThrow(/increasing/)
   })
