@@ -1,7 +1,7 @@
 import { type Call, compose, WeftError } from '@weft/core'
 import { retry } from '@weft/retry'
 import { Registry } from 'prom-client'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createMeshMetrics, METRIC_NAMES, metrics, observeAttempts } from '../src/index.js'
 import { outboundCall, promtoolCheck, reply, sample, scripted } from './helpers.js'
 
@@ -92,6 +92,25 @@ describe('labels stay bounded', () => {
     const text = await meter.registry.metrics()
     expect(sample(text, METRIC_NAMES.requests, { method: '_OTHER' })).toBe(50)
     expect(text).not.toContain('/users/')
+  })
+})
+
+describe('attempt observers', () => {
+  it('one that throws leaves the call alone and is reported as a warning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    onTestFinished(() => warn.mockRestore())
+    const broken = {
+      attempt() {
+        throw new Error('observer bug')
+      },
+    }
+    const handler = observeAttempts({ observers: [broken] })(async () => reply(200))
+
+    const res = await handler(outboundCall())
+    await new Promise((resolve) => setImmediate(resolve))
+
+    expect(res.status).toBe(200)
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('observer bug'))
   })
 })
 
