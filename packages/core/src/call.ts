@@ -77,6 +77,12 @@ export interface Call {
   /** Monotonic milliseconds when the call entered the stack. */
   readonly startedAt: number
   /**
+   * Outbound: the metrics layer's record of the call, which the attempt layer below retry fills in
+   * (the route taken, the tries, when the last one ended). Opaque to every other layer. A named
+   * field, not a symbol key: a literal with a computed key goes to the runtime on every call.
+   */
+  readonly record?: object | undefined
+  /**
    * Inbound only: the server adapter's own request/response exchange. Opaque to every layer; the
    * innermost server handler uses it to run the application.
    */

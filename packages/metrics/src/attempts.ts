@@ -6,7 +6,7 @@
  */
 import { type Call, type Clock, type Middleware, type Outcome, type Reply, systemClock } from '@weft/core'
 import type { MeshMetrics } from './mesh-metrics.js'
-import { RECORD, type RecordedCall } from './record.js'
+import { recordOf } from './record.js'
 
 /** Told about every try after it ends. `@weft/trace`'s `traceAttempts` is one. */
 export interface AttemptObserver {
@@ -33,10 +33,10 @@ export function observeAttempts(options: AttemptOptions = {}): Middleware {
   return (next) => {
     const stats = meter?.store.service('outbound', options.service ?? '')
 
-    function report(call: Call, started: number, outcome: Outcome | undefined, reply: Reply | undefined, error: unknown): void {
+    function report(call: Call, started: number, reply: Reply | undefined, error: unknown): void {
       const now = clock.monotonic()
       const ms = now - started
-      const record = (call as RecordedCall)[RECORD]
+      const record = recordOf(call)
       if (record !== undefined) {
         record.route = call.route
         if (call.attempt > record.attempts) record.attempts = call.attempt
@@ -49,23 +49,32 @@ export function observeAttempts(options: AttemptOptions = {}): Middleware {
         else r.attemptsFailed.observe(ms)
       }
       if (observers.length > 0) {
-        const o = outcome ?? (reply !== undefined ? { reply } : { error })
-        for (const observer of observers) observer.attempt(call, o, ms)
+        const o: Outcome = reply !== undefined ? { reply } : { error }
+        for (let i = 0; i < observers.length; i++) {
+          // reported beside the call's promise chain: an observer's throw must not become an unhandled rejection
+          try {
+            ;(observers[i] as AttemptObserver).attempt(call, o, ms)
+          } catch (err) {
+            observerFailed(err)
+          }
+        }
       }
     }
 
     return function attempted(call: Call): Promise<Reply> {
       const started = call.attempt === 1 ? call.startedAt : clock.monotonic()
-      return next(call).then(
-        (reply) => {
-          report(call, started, undefined, reply, undefined)
-          return reply
-        },
-        (error: unknown) => {
-          report(call, started, undefined, undefined, error)
-          throw error
-        },
+      const pending = next(call)
+      // observed beside the chain, as the metrics layer does: the balancer above gets the
+      // transport's own promise, one microtask and one promise resolution sooner
+      pending.then(
+        (reply) => report(call, started, reply, undefined),
+        (error: unknown) => report(call, started, undefined, error),
       )
+      return pending
     }
   }
+}
+
+function observerFailed(err: unknown): void {
+  process.emitWarning(`weft: an attempt observer threw: ${err instanceof Error ? err.message : String(err)}`)
 }

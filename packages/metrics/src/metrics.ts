@@ -6,7 +6,7 @@
 import { type Call, type Direction, type Middleware, type Reply, WeftError, weftErrorOf } from '@weft/core'
 import { errorFate, type Fate, replyFate } from './fate.js'
 import type { MeshMetrics } from './mesh-metrics.js'
-import { type CallRecord, RECORD } from './record.js'
+import type { CallRecord } from './record.js'
 import { fateIndex, methodIndex, type ServiceStats } from './store.js'
 
 export interface MetricsOptions {
@@ -46,7 +46,14 @@ export function metrics(options: MetricsOptions): Middleware {
       r.count(methodIndex(call.method), status < 600 ? status : 0, fateIndex(fate))
       r.duration.observe(ms)
       if (attempts > 1) r.retries += attempts - 1
-      if (tap.active) publish(stats, call, r.route, status, fate, attempts, ms, error)
+      if (tap.active) {
+        // run beside the call's promise chain: a subscriber's throw must not become an unhandled rejection
+        try {
+          publish(stats, call, r.route, status, fate, attempts, ms, error)
+        } catch (err) {
+          process.emitWarning(`weft: a tap subscriber threw: ${err instanceof Error ? err.message : String(err)}`)
+        }
+      }
     }
 
     if (direction === 'inbound') {
@@ -70,21 +77,23 @@ export function metrics(options: MetricsOptions): Middleware {
     return function measured(call: Call): Promise<Reply> {
       stats.inFlight++
       const record: CallRecord = { route: call.route, attempts: 0, lastOutcome: undefined, endedAt: 0 }
-      return next({ ...call, [RECORD]: record } as Call).then(
+      const pending = next({ ...call, record })
+      // observed beside the chain, not in it: the caller gets the very promise from below, and no
+      // derived promise is resolved with the reply (each such hop costs a microtask and a `then` lookup)
+      pending.then(
         (reply) => {
           stats.inFlight--
-          const attempts = Math.max(reply.attempts ?? 1, record.attempts)
+          const tries = reply.attempts ?? 1
           // the last try's reply handed straight up: it ended when that try did
           done(
             call,
             record.route,
             reply.status,
             replyFate(reply),
-            attempts,
+            tries > record.attempts ? tries : record.attempts,
             undefined,
             record.lastOutcome === reply ? record.endedAt : undefined,
           )
-          return reply
         },
         (err: unknown) => {
           stats.inFlight--
@@ -96,13 +105,13 @@ export function metrics(options: MetricsOptions): Middleware {
             route,
             0,
             errorFate(err),
-            Math.max(attempt, record.attempts),
+            attempt > record.attempts ? attempt : record.attempts,
             err,
             record.lastOutcome === err ? record.endedAt : undefined,
           )
-          throw err
         },
       )
+      return pending
     }
   }
 

@@ -1,11 +1,9 @@
 /**
  * What the attempt layer, below retry, tells the request layer, above it, about one call: the
- * route it matched and how many tries it took. It rides on the call under a private symbol, which
- * every layer's `{ ...call }` copies along.
+ * route it matched and how many tries it took. It rides on the call's `record` field, which every
+ * layer's `{ ...call }` copies along.
  */
 import type { Call } from '@weft/core'
-
-export const RECORD = Symbol('weft.metrics.call')
 
 export interface CallRecord {
   route: string | undefined
@@ -15,4 +13,7 @@ export interface CallRecord {
   endedAt: number
 }
 
-export type RecordedCall = Call & { readonly [RECORD]?: CallRecord }
+/** The metrics layer's record on `call`, if one is above it. */
+export function recordOf(call: Call): CallRecord | undefined {
+  return call.record as CallRecord | undefined
+}

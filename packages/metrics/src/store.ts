@@ -9,18 +9,18 @@ import { HistogramCell } from './histogram.js'
 
 /** Methods with their own label value; any other is `_OTHER` (OTel's convention), so labels stay bounded. */
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', '_OTHER'] as const
-const METHOD_INDEX: Readonly<Record<string, number>> = Object.assign(Object.create(null), Object.fromEntries(METHODS.map((m, i) => [m, i])))
 const OTHER_METHOD = METHODS.length - 1
-const FATE_INDEX: Readonly<Record<string, number>> = Object.assign(Object.create(null), Object.fromEntries(FATES.map((f, i) => [f, i])))
 /** Label values of statuses, made once: `''` for none (an error without a response). */
 const CODES = Array.from({ length: 600 }, (_, i) => (i === 0 ? '' : String(i)))
 
+// a scan of ten short strings, not a keyed lookup in a dictionary object: ~200 instructions less per call
 export function methodIndex(method: string): number {
-  return METHOD_INDEX[method] ?? OTHER_METHOD
+  const i = (METHODS as readonly string[]).indexOf(method)
+  return i === -1 || i === OTHER_METHOD ? OTHER_METHOD : i
 }
 
 export function fateIndex(fate: Fate): number {
-  return FATE_INDEX[fate] as number
+  return FATES.indexOf(fate)
 }
 
 /** One series of `weft_requests_total`. */
@@ -43,6 +43,8 @@ export class RouteStats {
   readonly attemptsOk: HistogramCell
   readonly attemptsFailed: HistogramCell
   retries = 0
+  #lastKey = -1
+  #lastCell: RequestCell | undefined
 
   constructor(direction: Direction, service: string, route: string, boundsMs: Float64Array) {
     this.direction = direction
@@ -56,11 +58,18 @@ export class RouteStats {
   /** Counts one finished call. `status` 0 means no response. */
   count(method: number, status: number, fate: number): void {
     const key = (status * 16 + fate) * 16 + method
+    // most calls of a route land in the same series as the one before: no map lookup for them
+    if (key === this.#lastKey) {
+      ;(this.#lastCell as RequestCell).count++
+      return
+    }
     let cell = this.requests.get(key)
     if (cell === undefined) {
       cell = { method: METHODS[method] as string, code: CODES[status] ?? '', fate: FATES[fate] as Fate, count: 0 }
       this.requests.set(key, cell)
     }
+    this.#lastKey = key
+    this.#lastCell = cell
     cell.count++
   }
 }
@@ -92,6 +101,13 @@ export class ServiceStats {
     this.#lastName = name
     this.#last = stats
     return stats
+  }
+
+  /** Forgets every route's counts (a registry reset), the cached last one included. */
+  clear(): void {
+    this.routes.clear()
+    this.#lastName = undefined
+    this.#last = undefined
   }
 }
 
@@ -142,6 +158,6 @@ export class MetricsStore {
   }
 
   reset(): void {
-    for (const s of this.services.values()) s.routes.clear()
+    for (const s of this.services.values()) s.clear()
   }
 }

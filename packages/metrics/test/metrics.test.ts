@@ -1,7 +1,7 @@
 import { type Call, compose, WeftError } from '@weft/core'
 import { retry } from '@weft/retry'
 import { Registry } from 'prom-client'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createMeshMetrics, METRIC_NAMES, metrics, observeAttempts } from '../src/index.js'
 import { outboundCall, promtoolCheck, reply, sample, scripted } from './helpers.js'
 
@@ -95,6 +95,25 @@ describe('labels stay bounded', () => {
   })
 })
 
+describe('attempt observers', () => {
+  it('one that throws leaves the call alone and is reported as a warning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    onTestFinished(() => warn.mockRestore())
+    const broken = {
+      attempt() {
+        throw new Error('observer bug')
+      },
+    }
+    const handler = observeAttempts({ observers: [broken] })(async () => reply(200))
+
+    const res = await handler(outboundCall())
+    await new Promise((resolve) => setImmediate(resolve))
+
+    expect(res.status).toBe(200)
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('observer bug'))
+  })
+})
+
 describe('the registry', () => {
   it('is the one the user passes, never the global default', async () => {
     const { register } = await import('prom-client')
@@ -125,6 +144,15 @@ describe('the registry', () => {
     expect(sample(text, METRIC_NAMES.endpointState, { endpoint: '127.0.0.1:8082', state: 'ejected' })).toBe(1)
     expect(sample(text, METRIC_NAMES.circuitState, { service: 'payments', state: 'open' })).toBe(1)
     expect(promtoolCheck(text).status).toBe(0)
+  })
+
+  it('counts the calls after a reset, from zero', async () => {
+    const meter = createMeshMetrics()
+    const handler = metrics({ meter, service: 'payments' })(async () => reply(200))
+    await handler(outboundCall())
+    meter.registry.resetMetrics()
+    await handler(outboundCall())
+    expect(sample(await meter.registry.metrics(), METRIC_NAMES.requests, { fate: 'ok' })).toBe(1)
   })
 
   it('rejects buckets that do not increase', () => {
