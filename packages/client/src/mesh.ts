@@ -400,6 +400,8 @@ class MeshImpl implements Mesh {
       trace: undefined,
       peer: undefined,
       startedAt: this.#context.clock.monotonic(),
+      // present from the start, so the metrics layer's copy that fills it keeps the call's shape
+      record: undefined,
     }
   }
 
