@@ -336,17 +336,23 @@ export function createBalancer(options: BalancerOptions): Balancer {
         settle(picked, started, errorKind(error), classify(call, { error }))
         return Promise.reject(error)
       }
-      // a plain promise chain, not an async function: one promise less per try
-      return pending.then(
-        (reply) => {
-          settle(picked, started, reply.status, classify(call, { reply }))
-          return reply
-        },
-        (error: unknown) => {
-          settle(picked, started, errorKind(error), classify(call, { error }))
-          throw error
-        },
+      // recorded beside the chain, not in it: the layer above gets the try's own promise, one
+      // microtask and one promise resolution (with its `then` lookup on the reply) sooner; the
+      // outcome is still recorded before that layer sees it, its callbacks being registered later
+      pending.then(
+        (reply) => settleBeside(picked, started, reply.status, classify(call, { reply })),
+        (error: unknown) => settleBeside(picked, started, errorKind(error), classify(call, { error })),
       )
+      return pending
+    }
+
+    /** `settle` off the call's chain: a throw there must not become an unhandled rejection. */
+    function settleBeside(s: EndpointState, started: number, kind: OutcomeKind, verdict: Verdict): void {
+      try {
+        settle(s, started, kind, verdict)
+      } catch (err) {
+        process.emitWarning(`weft: the balancer failed to record an outcome: ${err instanceof Error ? err.message : String(err)}`)
+      }
     }
 
     return function balancing(call) {
