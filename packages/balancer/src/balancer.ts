@@ -22,6 +22,7 @@ import {
   type TimerQueue,
   type Verdict,
   WeftError,
+  warnAside,
 } from '@weft/core'
 import type { HashOn, LoadBalancerPolicy, LoadBalancerType, OutlierDetectionPolicy } from '@weft/policy'
 import { EndpointState, HotState } from './endpoint-state.js'
@@ -351,7 +352,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       try {
         settle(s, started, kind, verdict)
       } catch (err) {
-        process.emitWarning(`weft: the balancer failed to record an outcome: ${err instanceof Error ? err.message : String(err)}`)
+        warnAside('the balancer failed to record an outcome', err)
       }
     }
 

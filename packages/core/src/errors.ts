@@ -117,3 +117,12 @@ export function weftErrorOf(err: unknown): WeftError | undefined {
   }
   return undefined
 }
+
+/**
+ * Reports a failure of work a layer runs beside a call's promise chain (an outcome recorded, an
+ * observer told): nothing awaits that work, so a throw there would be an unhandled rejection, and
+ * the call itself already has its answer. Emitted as a process warning: `weft: <what>: <message>`.
+ */
+export function warnAside(what: string, err: unknown): void {
+  process.emitWarning(`weft: ${what}: ${err instanceof Error ? err.message : String(err)}`)
+}

@@ -4,7 +4,7 @@
  * the call took and how many tries it made, and hands each try to observers (the trace layer's
  * attempt spans). It needs nothing from the retry layer but the call it passes down.
  */
-import { type Call, type Clock, type Middleware, type Outcome, type Reply, systemClock } from '@weft/core'
+import { type Call, type Clock, type Middleware, type Outcome, type Reply, systemClock, warnAside } from '@weft/core'
 import type { MeshMetrics } from './mesh-metrics.js'
 import { recordOf } from './record.js'
 
@@ -55,7 +55,7 @@ export function observeAttempts(options: AttemptOptions = {}): Middleware {
           try {
             ;(observers[i] as AttemptObserver).attempt(call, o, ms)
           } catch (err) {
-            observerFailed(err)
+            warnAside('an attempt observer threw', err)
           }
         }
       }
@@ -73,8 +73,4 @@ export function observeAttempts(options: AttemptOptions = {}): Middleware {
       return pending
     }
   }
-}
-
-function observerFailed(err: unknown): void {
-  process.emitWarning(`weft: an attempt observer threw: ${err instanceof Error ? err.message : String(err)}`)
 }

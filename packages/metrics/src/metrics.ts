@@ -3,7 +3,7 @@
  * to the reply's head ("effective" latency); publishes a summary to the tap while someone listens.
  * On the client it stands outside retry, so a call counts once and its tries apart.
  */
-import { type Call, type Direction, type Middleware, type Reply, WeftError, weftErrorOf } from '@weft/core'
+import { type Call, type Direction, type Middleware, type Reply, WeftError, warnAside, weftErrorOf } from '@weft/core'
 import { errorFate, type Fate, replyFate } from './fate.js'
 import type { MeshMetrics } from './mesh-metrics.js'
 import type { CallRecord } from './record.js'
@@ -51,7 +51,7 @@ export function metrics(options: MetricsOptions): Middleware {
         try {
           publish(stats, call, r.route, status, fate, attempts, ms, error)
         } catch (err) {
-          process.emitWarning(`weft: a tap subscriber threw: ${err instanceof Error ? err.message : String(err)}`)
+          warnAside('a tap subscriber threw', err)
         }
       }
     }
