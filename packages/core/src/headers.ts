@@ -1,4 +1,4 @@
-/** The header names of weft's wire format, and the copy a layer makes of a call's headers to change them. */
+/** The header names of weft's wire format, the deadline headers' values, and the copy a layer makes of a call's headers to change them. */
 import type { HeaderMap } from './call.js'
 
 /** Remaining time budget in integer milliseconds, relative so clocks need not agree. */
@@ -11,6 +11,8 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
 export const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 /** Every header a deadline is read from, ours first. */
 export const DEADLINE_HEADERS = [TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, 'x-envoy-expected-rq-timeout-ms'] as const
+/** W3C trace context and baggage. */
+export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const
 
 /** The largest value grpc-timeout allows: 8 digits. */
 const GRPC_MAX_VALUE = 99_999_999
@@ -21,37 +23,33 @@ let lastMs = -1
 let lastMillis = ''
 let lastGrpc = ''
 
-/** The whole milliseconds sent for a remaining budget: rounded down, at least 1. */
-function wireMs(remainingMs: number): number {
+/** Formats a remaining budget into `lastMillis` and `lastGrpc` (whole ms, rounded down, at least 1), unless they hold it already. */
+function format(remainingMs: number): void {
   const ms = remainingMs >= 2 ? Math.floor(remainingMs) : 1
-  if (ms !== lastMs) {
-    lastMs = ms
-    lastMillis = String(ms)
-    lastGrpc = ms <= GRPC_MAX_VALUE ? `${ms}m` : `${Math.min(GRPC_MAX_VALUE, Math.floor(ms / 1000))}S`
-  }
-  return ms
+  if (ms === lastMs) return
+  lastMs = ms
+  lastMillis = String(ms)
+  lastGrpc = ms <= GRPC_MAX_VALUE ? `${ms}m` : `${Math.min(GRPC_MAX_VALUE, Math.floor(ms / 1000))}S`
 }
 
 /** `x-weft-timeout` for a remaining budget: integer milliseconds, rounded down, at least 1. */
 export function formatMillis(remainingMs: number): string {
-  wireMs(remainingMs)
+  format(remainingMs)
   return lastMillis
 }
 
 /** `grpc-timeout` for a remaining budget: `<n>m`, or whole seconds when n would need more than 8 digits. */
 export function formatGrpcTimeout(remainingMs: number): string {
-  wireMs(remainingMs)
+  format(remainingMs)
   return lastGrpc
 }
 
 /** Sets both deadline headers on `out`, a copy the caller owns, for a remaining budget. */
 export function stampTimeout(out: Record<string, unknown>, remainingMs: number): void {
-  wireMs(remainingMs)
+  format(remainingMs)
   out[TIMEOUT_HEADER] = lastMillis
   out[GRPC_TIMEOUT_HEADER] = lastGrpc
 }
-/** W3C trace context and baggage. */
-export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const
 
 /**
  * A copy of a header map as a plain object, for a layer to change (a call's headers are never
