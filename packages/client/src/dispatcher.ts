@@ -5,7 +5,7 @@
 import { AbortScope, type BodySink, type Call, type CallScope, type Endpoint, type HeaderMap, type Reply } from '@weft/core'
 import { type Dispatcher, Dispatcher as UndiciDispatcher } from 'undici'
 import { normalizeHeaders, toRawHeaders } from './headers.js'
-import { type Attempt, wireTry } from './transport.js'
+import { wireTry } from './transport.js'
 
 /** What the dispatcher needs from the mesh: a stack per service host, and one for everything else. */
 export interface DispatchTarget {
@@ -136,8 +136,6 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
   readonly #handler: Dispatcher.DispatchHandler
   readonly #target: DispatchTarget
   #reply: Reply | undefined
-  /** The try whose head the reply carries unchanged: its raw headers go to the caller as undici read them. */
-  #wire: Attempt | undefined
   #paused = false
   #entered = false
   done = false
@@ -163,7 +161,7 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
   get rawHeaders(): Buffer[] | string[] {
     const reply = this.#reply
     if (reply === undefined) return []
-    return this.#wire?.rawHeaders ?? toRawHeaders(reply.headers)
+    return wireTry(reply)?.rawHeaders ?? toRawHeaders(reply.headers)
   }
 
   /** The mesh counted this call in flight; it is counted out when the exchange is done. */
@@ -202,11 +200,9 @@ class Exchange extends AbortScope implements Dispatcher.DispatchController, Body
       return
     }
     this.#reply = reply
-    const wire = wireTry(reply)
-    this.#wire = wire
     const handler = this.#handler
     try {
-      handler.onResponseStart?.(this, reply.status, reply.headers as Record<string, string | string[]>, wire?.statusText ?? '')
+      handler.onResponseStart?.(this, reply.status, reply.headers as Record<string, string | string[]>, wireTry(reply)?.statusText ?? '')
     } catch (err) {
       reply.body?.discard()
       this.fail(err)

@@ -233,9 +233,9 @@ export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatc
     return this.#statusText
   }
 
-  /** Whether `reply` still carries this try's head unchanged (no layer answered or rewrote it). */
-  carries(reply: Reply): boolean {
-    return reply.body === this && reply.headers === this.#headers
+  /** Whether `headers` are still this try's own, as undici read them (no layer answered or rewrote them). */
+  sent(headers: Readonly<HeaderMap>): boolean {
+    return headers === this.#headers
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -325,5 +325,5 @@ export class Attempt implements Dispatcher.DispatchHandler, ReplyBody, AbortWatc
 /** The try whose head `reply` still carries unchanged, for its raw headers and status text; else `undefined`. */
 export function wireTry(reply: Reply): Attempt | undefined {
   const body = reply.body
-  return body instanceof Attempt && body.carries(reply) ? body : undefined
+  return body instanceof Attempt && body.sent(reply.headers) ? body : undefined
 }
