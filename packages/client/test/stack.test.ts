@@ -1,31 +1,22 @@
-import { once } from 'node:events'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { weftErrorOf } from '@weft/core'
 import { request } from 'undici'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { listen, policyFor, type Upstream, type UpstreamHandler } from '../../../test/support/servers.js'
 import { createMesh, type Mesh } from '../src/index.js'
 
-let upstream: Server
-let address: string
-let seen: IncomingHttpHeaders[]
-let mesh: Mesh | undefined
+/** An upstream for the test, closed after it. */
+async function upstream(handler?: UpstreamHandler): Promise<Upstream> {
+  const up = await listen(handler)
+  onTestFinished(() => up.close())
+  return up
+}
 
-beforeEach(async () => {
-  seen = []
-  upstream = createServer((req, res) => {
-    seen.push(req.headers)
-    res.end('ok')
-  })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  address = `127.0.0.1:${(upstream.address() as AddressInfo).port}`
-})
-
-afterEach(async () => {
-  await mesh?.close()
-  mesh = undefined
-  upstream.close()
-})
+/** A mesh over `services` (each with `extra[name]` merged into its policy), closed after the test. */
+async function meshFor(services: Record<string, Upstream>, extra: Record<string, Record<string, unknown>>): Promise<Mesh> {
+  const mesh = await createMesh({ service: 'checkout', policy: policyFor(services, extra) })
+  onTestFinished(() => mesh.close())
+  return mesh
+}
 
 const active = (m: Mesh) =>
   m
@@ -35,48 +26,36 @@ const active = (m: Mesh) =>
 
 describe('layers with nothing to do are left out', () => {
   it('a service with one try and no timeout runs without the retry layer, and still sends x-weft-attempt: 1', async () => {
-    mesh = await createMesh({
-      service: 'checkout',
-      policy: { apiVersion: 'weft.dev/v1', services: { payments: { endpoints: [{ address }], retries: { attempts: 1 } } } },
-    })
+    const payments = await upstream()
+    const mesh = await meshFor({ payments }, { payments: { retries: { attempts: 1 } } })
 
     const res = await request('http://payments/', { dispatcher: mesh.dispatcher })
     await res.body.text()
 
     expect(active(mesh)).not.toContain('retry')
     expect(res.statusCode).toBe(200)
-    expect(seen[0]?.['x-weft-attempt']).toBe('1')
+    expect(payments.requests[0]?.headers['x-weft-attempt']).toBe('1')
   })
 
   it('a route timeout keeps the retry layer for a single try: the route is still bounded', async () => {
-    mesh = await createMesh({
-      service: 'checkout',
-      policy: {
-        apiVersion: 'weft.dev/v1',
-        services: {
-          payments: {
-            endpoints: [{ address }],
-            retries: { attempts: 1 },
-            routes: [{ name: 'slow', match: [{ path: { prefix: '/slow' } }], timeout: '1s' }],
-          },
-        },
-      },
-    })
+    // /slow never answers; the route's 100 ms timeout, which only the retry layer enforces, ends the call
+    const payments = await upstream((req, res) => (req.url?.startsWith('/slow') ? undefined : res.end('ok')))
+    const mesh = await meshFor(
+      { payments },
+      { payments: { retries: { attempts: 1 }, routes: [{ name: 'slow', match: [{ path: { prefix: '/slow' } }], timeout: '100ms' }] } },
+    )
+
+    const err = await request('http://payments/slow', { dispatcher: mesh.dispatcher }).catch((e: unknown) => e)
 
     expect(active(mesh)).toContain('retry')
+    expect(weftErrorOf(err)?.code).toBe('WEFT_DEADLINE_EXCEEDED')
+    expect(weftErrorOf(err)?.details.route).toBe('slow')
   })
 
   it('a layer counts as active when any service runs it', async () => {
-    mesh = await createMesh({
-      service: 'checkout',
-      policy: {
-        apiVersion: 'weft.dev/v1',
-        services: {
-          payments: { endpoints: [{ address }], retries: { attempts: 1 } },
-          ledger: { endpoints: [{ address }], retries: { attempts: 3 } },
-        },
-      },
-    })
+    const payments = await upstream()
+    const ledger = await upstream()
+    const mesh = await meshFor({ payments, ledger }, { payments: { retries: { attempts: 1 } }, ledger: { retries: { attempts: 3 } } })
 
     expect(active(mesh)).toContain('retry')
   })
