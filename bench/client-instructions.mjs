@@ -11,9 +11,9 @@ import { createMesh } from '@weft/client'
 import { Agent, fetch, request } from 'undici'
 import { report, startUpstream } from './lib.mjs'
 
-// V8 moves weft's layers to its optimising compiler (TurboFan) only after some 9 000–20 000
-// requests; measured earlier they run mid-tier (Maglev) code that calls out to inline caches, and
-// read 10–20k instructions a request heavier than in a long-running process
+// V8 moves weft's layers (and much of undici) to its optimising compiler, TurboFan, only after some
+// 9 000–20 000 requests; measured earlier, they run mid-tier (Maglev) code that calls out to inline
+// caches: raw undici read 212k instructions a request after 6 000 warm-up requests, 108k after 25 000
 const WARM = Number(process.env.BENCH_WARM ?? 25_000)
 const N = Number(process.env.BENCH_REQUESTS ?? 9000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
@@ -33,19 +33,18 @@ const SERVICE = {
 if (process.argv[2] === 'client') {
   const [, , , variant, port] = process.argv
   const address = `127.0.0.1:${port}`
+  // the baselines' own dispatcher: undici alone
+  const agent = new Agent({ connections: 64 })
   let call
   if (variant === 'raw') {
-    const agent = new Agent({ connections: 64 })
     call = () => request(`http://${address}/`, { dispatcher: agent }).then((r) => r.body.dump())
   } else if (variant === 'raw-headers') {
-    const agent = new Agent({ connections: 64 })
     let n = 0
     call = () => {
       const headers = { ...MESH_HEADERS, traceparent: `00-${(++n).toString(16).padStart(32, '0')}-${n.toString(16).padStart(16, '0')}-01` }
       return request(`http://${address}/`, { dispatcher: agent, headers }).then((r) => r.body.dump())
     }
   } else if (variant === 'fetch') {
-    const agent = new Agent({ connections: 64 })
     call = () => fetch(`http://${address}/`, { dispatcher: agent }).then((r) => r.arrayBuffer())
   } else {
     const policy = { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address }], ...SERVICE[variant] } } }
