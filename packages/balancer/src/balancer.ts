@@ -224,7 +224,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     for (const [address, e] of fresh) {
       const s = states.get(address)
       if (s === undefined) {
-        const created = new EndpointState(e, hot, id, lb.defaultRtt, now)
+        const created = new EndpointState(e, hot, id, lb.defaultRtt, now, lb.decay)
         if (!initial && slowStart !== undefined) created.slowStartFrom = now
         states.set(address, created)
       } else {
@@ -245,7 +245,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   if (inherited !== undefined) {
     for (const [address, s] of states) {
       const old = inherited.get(address)
-      if (old !== undefined) inherit(s, old)
+      if (old !== undefined) inherit(s, old, lb.decay)
     }
     refreshActive()
     detector?.wake()
@@ -271,16 +271,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   /**
-   * Picks from the pool at monotonic ms `input[NOW]` (the caller sets it: a double passed as an
-   * argument may be boxed) and answers an index into `pool.active` (-1 for none); slow start thins
-   * a ramping endpoint's share; a retry steers away from the endpoints earlier tries used.
+   * Picks from the pool and answers an index into `pool.active` (-1 for none); slow start thins a
+   * ramping endpoint's share at monotonic ms `input[NOW]` (the caller sets it when slow start is on:
+   * a double passed as an argument may be boxed); a retry steers away from the endpoints earlier
+   * tries used.
    */
   function choose(pool: Pool, call: Call): number {
-    const now = input[NOW] as number
     if (hashed) hashInput(call)
     let k = pool.picker.pick()
     if (k < 0) return -1
     if (slowStart !== undefined && !hashed) {
+      const now = input[NOW] as number
       for (let i = 0; i < 4; i++) {
         const s = pool.active[k] as EndpointState
         if (s.slowStartFrom === undefined) break
@@ -416,6 +417,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     pick(call) {
       const pool = call.subset === undefined ? all : subsets.get(call.subset)
       if (pool === undefined) return undefined
+      // only slow start reads the time (EWMA compares without it): no clock read per pick otherwise
       input[NOW] = clock.monotonic()
       return pool.endpoints[choose(pool, call)]
     },
@@ -428,9 +430,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
 }
 
 /** Copies what was learnt about an endpoint; calls in flight stay counted on the old balancer. */
-function inherit(s: EndpointState, old: EndpointState) {
-  s.rtt = old.rtt
-  s.stamp = old.stamp
+function inherit(s: EndpointState, old: EndpointState, decay: number) {
+  s.setEstimate(old.rtt, old.stamp, decay)
   s.slowStartFrom = old.slowStartFrom
   s.consecutive5xx = old.consecutive5xx
   s.consecutiveGatewayErrors = old.consecutiveGatewayErrors

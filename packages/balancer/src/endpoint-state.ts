@@ -1,7 +1,7 @@
 /**
  * What the balancer knows about one endpoint: load, latency, health. Kept by address across
- * endpoint list changes. The numbers every pick reads (in-flight, latency estimate and its time)
- * live in typed arrays shared by the service's endpoints, indexed by `id`: a pick among 100 000
+ * endpoint list changes. The numbers every pick reads (in-flight, the latency score) live in
+ * typed arrays shared by the service's endpoints, indexed by `id`: a pick among 100 000
  * endpoints then reads compact arrays instead of chasing one boxed number per field.
  */
 import type { Endpoint } from '@weft/core'
@@ -10,26 +10,34 @@ export type EndpointHealth = 'healthy' | 'ejected' | 'probing'
 
 /**
  * The hot numbers of every endpoint of a service, one slot per endpoint: `inFlight[id]` is its calls
- * in flight, `latency[id * 2 + RTT]` its peak-EWMA estimate in ms and `latency[id * 2 + STAMP]` the
- * monotonic ms it was last updated. In-flight counts are whole numbers in an array of their own,
- * 4 bytes per endpoint: least request reads nothing else, and 100 000 endpoints' counts (400 KB)
- * still fit in this machine's 512 KB L2. The estimate and its time, which EWMA reads together,
- * share one 16-byte record (never split across cache lines). One 32-byte record of everything was
- * measured and was slower: at 100 000 endpoints the 3.2 MB outgrows L2, and two independent
- * misses per candidate overlap anyway (bench/results/balancer-pickers.md).
+ * in flight and `score[id]` its peak-EWMA estimate as EWMA compares it (see `scoreOf`). In-flight
+ * counts are whole numbers in an array of their own, 4 bytes per endpoint: least request reads
+ * nothing else, and 100 000 endpoints' counts (400 KB) still fit in this machine's 512 KB L2. The
+ * score is one double, 800 KB more at 100 000. One 32-byte record of everything was measured and was
+ * slower: at 100 000 endpoints the 3.2 MB outgrows L2, and two independent misses per candidate
+ * overlap anyway (bench/results/balancer-pickers.md).
  */
 export class HotState {
   readonly inFlight: Int32Array
-  readonly latency: Float64Array
+  readonly score: Float64Array
 
   constructor(size: number) {
     this.inFlight = new Int32Array(size)
-    this.latency = new Float64Array(size * 2)
+    this.score = new Float64Array(size)
   }
 }
 
-export const RTT = 0
-export const STAMP = 1
+/**
+ * An estimate of `rtt` ms taken at monotonic ms `stamp`, as a number EWMA can compare without an
+ * exponential: the estimate at time t is rtt × e^(−(t − stamp) / decay), so its logarithm is
+ * ln(rtt) + stamp / decay − t / decay. The last term is the same for every endpoint at one pick, so
+ * the score leaves it out; what is left grows with the stamp, never with idle time, so it neither
+ * underflows nor overflows a double for as long as a process runs. A 0 ms estimate scores −∞; the
+ * pick floors every estimate at 1 µs (`ewma`).
+ */
+export function scoreOf(rtt: number, stamp: number, decay: number): number {
+  return Math.log(rtt) + stamp / decay
+}
 
 export class EndpointState {
   endpoint: Endpoint
@@ -39,6 +47,9 @@ export class EndpointState {
   /** Where this endpoint's hot numbers are: `hot.*[id]`. */
   hot: HotState
   id: number
+  /** The peak-EWMA estimate in ms when last updated, and that time (monotonic ms); see `setEstimate`. */
+  rtt: number
+  stamp: number
   /** Monotonic ms when slow start began (added, or back from ejection); `undefined` when not ramping. */
   slowStartFrom: number | undefined = undefined
 
@@ -59,14 +70,22 @@ export class EndpointState {
   requests = 0
   failures = 0
 
-  constructor(endpoint: Endpoint, hot: HotState, id: number, rtt: number, now: number) {
+  constructor(endpoint: Endpoint, hot: HotState, id: number, rtt: number, now: number, decay: number) {
     this.endpoint = endpoint
     this.address = endpoint.address
     this.onlyThis = Object.freeze([endpoint.address])
     this.hot = hot
     this.id = id
-    hot.latency[id * 2 + RTT] = rtt
-    hot.latency[id * 2 + STAMP] = now
+    this.rtt = rtt
+    this.stamp = now
+    hot.score[id] = scoreOf(rtt, now, decay)
+  }
+
+  /** Sets the latency estimate (ms) and when it was taken, and the score EWMA compares. */
+  setEstimate(rtt: number, stamp: number, decay: number): void {
+    this.rtt = rtt
+    this.stamp = stamp
+    this.hot.score[this.id] = scoreOf(rtt, stamp, decay)
   }
 
   /** Calls sent and not yet answered (reply head or error). */
@@ -76,28 +95,14 @@ export class EndpointState {
   set inFlight(v: number) {
     this.hot.inFlight[this.id] = v
   }
-  get rtt(): number {
-    return this.hot.latency[this.id * 2 + RTT] as number
-  }
-  set rtt(v: number) {
-    this.hot.latency[this.id * 2 + RTT] = v
-  }
-  get stamp(): number {
-    return this.hot.latency[this.id * 2 + STAMP] as number
-  }
-  set stamp(v: number) {
-    this.hot.latency[this.id * 2 + STAMP] = v
-  }
 
   /** Moves the hot numbers to slot `id` of `hot` (the endpoint list changed). */
   moveTo(hot: HotState, id: number): void {
     const inFlight = this.inFlight
-    const rtt = this.rtt
-    const stamp = this.stamp
+    const score = this.hot.score[this.id] as number
     this.hot = hot
     this.id = id
     this.inFlight = inFlight
-    this.rtt = rtt
-    this.stamp = stamp
+    hot.score[id] = score
   }
 }

@@ -10,7 +10,7 @@ export interface Picker {
 }
 
 /**
- * What the balancer sets just before each pick: `[NOW]` monotonic ms (for EWMA), `[HASH]` a
+ * What the balancer sets just before each pick: `[NOW]` monotonic ms (for EWMA and slow start), `[HASH]` a
  * 32-bit key for ring hash and Maglev, or -1 when the call has none. A typed-array cell rather
  * than arguments: V8 boxes a double (and an integer over 2^30) passed to a function it does not
  * inline, 16 bytes per pick.

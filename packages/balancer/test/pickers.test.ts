@@ -1,4 +1,4 @@
-import type { Call, Handler } from '@weft/core'
+import type { Call, Handler, Reply } from '@weft/core'
 import { ManualClock } from '@weft/core/testing'
 import { describe, expect, it } from 'vitest'
 import { balancer, createBalancer } from '../src/index.js'
@@ -153,6 +153,55 @@ describe('EWMA (peak EWMA, power of two choices)', () => {
     await handler(call())
     // a slower response is taken at once
     expect(b.snapshot().endpoints[0]?.ewmaMs).toBe(200)
+  })
+
+  it('sends nothing new to an endpoint holding calls while another is as fast and idle, even hours later', async () => {
+    const clock = new ManualClock()
+    const b = createBalancer({
+      source: mutableSource(['10.0.0.1:80', '10.0.0.2:80']),
+      loadBalancer: { type: 'ewma', decay: 10_000 },
+      clock,
+    })
+    const held: Promise<Reply>[] = []
+    let holding = 3
+    const seen: string[] = []
+    const handler = b.middleware((c) => {
+      const address = c.endpoint?.address as string
+      if (address === '10.0.0.1:80' && holding > 0) {
+        holding--
+        return new Promise<Reply>(() => {}) // never answers: stays in flight
+      }
+      seen.push(address)
+      return Promise.resolve(reply())
+    })
+    while (holding > 0) held.push(handler(call()))
+    await Promise.resolve()
+    for (const when of [0, 3 * 3_600_000]) {
+      // 3 hours idle: e^(−1080) of the estimate is left, below what a double holds
+      await clock.advance(when)
+      seen.length = 0
+      for (let i = 0; i < 200; i++) await handler(call())
+      expect(seen.filter((a) => a === '10.0.0.1:80')).toHaveLength(0)
+    }
+    expect(b.snapshot().endpoints.map((e) => e.inFlight)).toEqual([3, 0])
+  })
+
+  it('keeps what it learnt about an endpoint when the decay changes', async () => {
+    const clock = new ManualClock()
+    const source = mutableSource(['10.0.0.1:80', '10.0.0.2:80'])
+    const first = createBalancer({ source, loadBalancer: { type: 'ewma', decay: 10_000 }, clock })
+    const handler = first.middleware(async (c) => {
+      await clock.advance(c.endpoint?.address === '10.0.0.2:80' ? 300 : 1)
+      return reply()
+    })
+    for (let i = 0; i < 20; i++) await handler(call())
+    const second = createBalancer({ source, loadBalancer: { type: 'ewma', decay: 1_000 }, clock, inherit: first })
+    const [fast, slow] = second.snapshot().endpoints.map((e) => e.ewmaMs) as [number, number]
+    expect(fast).toBeLessThan(30)
+    expect(slow).toBeGreaterThan(250)
+    // and picks weigh them under the new decay, not as two fresh endpoints at the default RTT
+    const picks = Array.from({ length: 200 }, () => second.pick(call())?.address)
+    expect(picks.filter((a) => a === '10.0.0.2:80')).toHaveLength(0)
   })
 })
 
