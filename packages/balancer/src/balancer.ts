@@ -9,6 +9,7 @@ import {
   type Call,
   type Clock,
   classify,
+  copyCall,
   createTimerQueue,
   type Endpoint,
   type EndpointSource,
@@ -333,7 +334,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       picked.inFlight++
       let pending: Promise<Reply>
       try {
-        pending = next({ ...call, endpoint: picked.endpoint, tried })
+        const sent = copyCall(call)
+        sent.endpoint = picked.endpoint
+        sent.tried = tried
+        pending = next(sent)
       } catch (error) {
         settle(picked, started, errorKind(error), classify(call, { error }))
         return Promise.reject(error)

@@ -83,11 +83,19 @@ export interface Call {
    */
   readonly record?: object | undefined
   /**
+   * Outbound, with an OpenTelemetry tracer: the trace layer's record of the call's span, which the
+   * attempt layer's child spans hang from. Opaque to every other layer.
+   */
+  readonly span?: object | undefined
+  /**
    * Inbound only: the server adapter's own request/response exchange. Opaque to every layer; the
    * innermost server handler uses it to run the application.
    */
   readonly native?: unknown
 }
+
+/** A call's fields, writable: what `copyCall` answers, for a layer to change before it hands the copy on. */
+export type CallFields = { -readonly [K in keyof Call]: Call[K] }
 
 /** Streams a reply body to whoever consumes it, with backpressure. */
 export interface BodySink {
@@ -120,14 +128,51 @@ export interface Reply {
   readonly fate?: Fate
 }
 
+/**
+ * A copy of `call` for a layer to change and hand on; the original stays as it was. One object
+ * literal with every field of `Call` (the optional ones too), so every call a stack makes has one
+ * hidden class: the property reads of every layer stay monomorphic. A spread (`{ ...call }`) goes
+ * through V8's clone builtin instead, about 400 instructions for a call's 22 fields (callgrind).
+ * Fields outside `Call` are not copied.
+ */
+export function copyCall(call: Call): CallFields {
+  return {
+    direction: call.direction,
+    service: call.service,
+    method: call.method,
+    path: call.path,
+    authority: call.authority,
+    headers: call.headers,
+    body: call.body,
+    replayable: call.replayable,
+    signal: call.signal,
+    scope: call.scope,
+    deadline: call.deadline,
+    attempt: call.attempt,
+    route: call.route,
+    subset: call.subset,
+    endpoint: call.endpoint,
+    tried: call.tried,
+    trace: call.trace,
+    peer: call.peer,
+    startedAt: call.startedAt,
+    record: call.record,
+    span: call.span,
+    native: call.native,
+  }
+}
+
 /** Derives a call with some fields changed; the original stays as it was. */
 export function derive(call: Call, patch: Partial<Call>): Call {
-  return { ...call, ...patch }
+  return Object.assign(copyCall(call), patch)
 }
 
 /** A call for the given attempt number. */
 export function withAttempt(call: Call, attempt: number): Call {
-  return attempt === call.attempt ? call : { ...call, attempt }
+  if (attempt === call.attempt) return call
+  const next = copyCall(call)
+  next.attempt = attempt
+  return next
 }
 
 /** Reads a header as one string (a repeated header joined with `, `, as Node does). */

@@ -1,6 +1,18 @@
 /** The call model: Call, Reply, Handler, Middleware, compose, the call context, errors, deadlines and clocks. */
-export type { BodySink, Call, Direction, Endpoint, EndpointSource, HeaderMap, Peer, Reply, ReplyBody, TraceContext } from './call.js'
-export { derive, headerValue, withAttempt } from './call.js'
+export type {
+  BodySink,
+  Call,
+  CallFields,
+  Direction,
+  Endpoint,
+  EndpointSource,
+  HeaderMap,
+  Peer,
+  Reply,
+  ReplyBody,
+  TraceContext,
+} from './call.js'
+export { copyCall, derive, headerValue, withAttempt } from './call.js'
 export type { AbortWatcher, CallScope } from './call-scope.js'
 export { AbortScope, abortReason, isAborted, signalOf } from './call-scope.js'
 export type { Outcome, OutcomeKind, Verdict } from './classify.js'

@@ -7,6 +7,7 @@ import {
   activeCall,
   type Call,
   type Clock,
+  copyCall,
   createTimerQueue,
   Deadline,
   type Duration,
@@ -91,7 +92,10 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
 
       if (at === Number.POSITIVE_INFINITY) {
         // no deadline: pass the call on as it is, but never forward a deadline header we did not honour
-        return sent ? next({ ...call, headers: withoutTimeoutHeaders(h) as Call['headers'] }) : next(call)
+        if (!sent) return next(call)
+        const stripped = copyCall(call)
+        stripped.headers = withoutTimeoutHeaders(h) as Call['headers']
+        return next(stripped)
       }
       if (Number.isNaN(now)) now = clock.now()
       const remaining = at - now
@@ -101,14 +105,18 @@ export function deadline(options: DeadlineOptions = {}): Middleware {
       const budgetMs = Math.round(remaining)
 
       const scope = call.scope
+      const out = copyCall(call)
+      out.headers = headers
+      out.deadline = bounded
       if (call.signal === undefined && scope !== undefined) {
         // the dispatcher's call: the deadline aborts the call's scope on the shared queue, and the
         // scope cancels the timer when the call ends — no signal, listener or reply wrapper per call
         scope.hold(timers.at(at, () => scope.abort(deadlineExceeded(call.service, budgetMs, source))))
-        return next({ ...call, headers, deadline: bounded })
+        return next(out)
       }
       const watch = deadlineSignal(timers, at, call.signal, call.service, budgetMs, source)
-      return watch.follow(next({ ...call, headers, deadline: bounded, signal: watch.signal }))
+      out.signal = watch.signal
+      return watch.follow(next(out))
     }
   }
 }

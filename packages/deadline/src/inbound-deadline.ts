@@ -6,6 +6,7 @@
 import {
   type Call,
   type Clock,
+  copyCall,
   createTimerQueue,
   Deadline,
   type Duration,
@@ -96,7 +97,10 @@ export function inboundDeadline(options: InboundDeadlineOptions = {}): Middlewar
       }
       const watch = deadlineSignal(timers, at, call.signal, call.service, ms, 'header')
       try {
-        return await next({ ...call, deadline: deadline ?? new Deadline(at, clock), signal: watch.signal })
+        const bounded = copyCall(call)
+        bounded.deadline = deadline ?? new Deadline(at, clock)
+        bounded.signal = watch.signal
+        return await next(bounded)
       } finally {
         if (watch.timedOut) stats.expired++
         watch.release()

@@ -3,7 +3,7 @@
  * to the reply's head ("effective" latency); publishes a summary to the tap while someone listens.
  * On the client it stands outside retry, so a call counts once and its tries apart.
  */
-import { type Call, type Direction, type Middleware, type Reply, WeftError, warnAside, weftErrorOf } from '@weft/core'
+import { type Call, copyCall, type Direction, type Middleware, type Reply, WeftError, warnAside, weftErrorOf } from '@weft/core'
 import { errorFate, type Fate, replyFate } from './fate.js'
 import type { MeshMetrics } from './mesh-metrics.js'
 import type { CallRecord } from './record.js'
@@ -77,7 +77,9 @@ export function metrics(options: MetricsOptions): Middleware {
     return function measured(call: Call): Promise<Reply> {
       stats.inFlight++
       const record: CallRecord = { route: call.route, attempts: 0, lastOutcome: undefined, endedAt: 0 }
-      const pending = next({ ...call, record })
+      const counted = copyCall(call)
+      counted.record = record
+      const pending = next(counted)
       // observed beside the chain, not in it: the caller gets the very promise from below, and no
       // derived promise is resolved with the reply (each such hop costs a microtask and a `then` lookup)
       pending.then(

@@ -1,7 +1,7 @@
 /**
  * What the attempt layer, below retry, tells the request layer, above it, about one call: the
  * route it matched and how many tries it took. It rides on the call's `record` field, which every
- * layer's `{ ...call }` copies along.
+ * layer's copy (`copyCall`) carries along.
  */
 import type { Call } from '@weft/core'
 

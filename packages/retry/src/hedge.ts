@@ -4,7 +4,18 @@
  * another endpoint; the first final answer wins and the others are aborted and discarded. Every
  * extra try is charged to the retry budget.
  */
-import { type Call, Deadline, errorKind, isAborted, LinkedSignal, type Outcome, type Reply, signalOf, type TimerHandle } from '@weft/core'
+import {
+  type Call,
+  copyCall,
+  Deadline,
+  errorKind,
+  isAborted,
+  LinkedSignal,
+  type Outcome,
+  type Reply,
+  signalOf,
+  type TimerHandle,
+} from '@weft/core'
 import { accept, budgetExhausted, noteEndpoint, perTryTimedOut, type RetryEnv } from './answers.js'
 import type { RouteSettings } from './settings.js'
 import { tryHeaders } from './try-headers.js'
@@ -58,14 +69,16 @@ class HedgedCall {
     const t: Try = { attempt, signal, startedAt: clock.monotonic() }
     this.#inFlight.add(t)
     this.#env
-      .next({
-        ...call,
-        headers: tryHeaders(call.headers, attempt, tryAt - now),
-        attempt,
-        tried: this.#tried,
-        signal: signal.signal,
-        deadline: tryAt < deadlineAt ? new Deadline(tryAt, clock) : call.deadline,
-      })
+      .next(
+        hedgeCall(
+          call,
+          tryHeaders(call.headers, attempt, tryAt - now),
+          attempt,
+          this.#tried,
+          signal.signal,
+          tryAt < deadlineAt ? new Deadline(tryAt, clock) : call.deadline,
+        ),
+      )
       .then(
         (reply) => this.#settle(t, { reply }),
         (error) => this.#settle(t, { error }),
@@ -164,3 +177,21 @@ class HedgedCall {
 
 /** The reason a losing hedge is aborted with; it never reaches the caller. */
 const HEDGE_LOST = new DOMException('hedged try aborted: another try answered first', 'AbortError')
+
+/** One hedged try of `call`, on its own signal. */
+function hedgeCall(
+  call: Call,
+  headers: Call['headers'],
+  attempt: number,
+  tried: readonly string[],
+  signal: AbortSignal,
+  deadline: Deadline | undefined,
+): Call {
+  const t = copyCall(call)
+  t.headers = headers
+  t.attempt = attempt
+  t.tried = tried
+  t.signal = signal
+  t.deadline = deadline
+  return t
+}

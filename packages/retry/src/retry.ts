@@ -6,6 +6,7 @@
 import {
   type Call,
   type Clock,
+  copyCall,
   createTimerQueue,
   Deadline,
   type Duration,
@@ -107,11 +108,38 @@ export function retry(options: RetryOptions = {}): Middleware {
   }
 }
 
+/** Try `attempt` of `call`: its own headers, tried list and body, and, under a per-try timeout, its own signal and deadline. */
+function tryCall(
+  call: Call,
+  headers: Call['headers'],
+  attempt: number,
+  tried: readonly string[],
+  body: unknown,
+  timer: LinkedSignal | undefined,
+  tryAt: number,
+  clock: Clock,
+): Call {
+  const t = copyCall(call)
+  t.headers = headers
+  t.attempt = attempt
+  t.tried = tried
+  t.body = body
+  if (timer !== undefined) {
+    t.signal = timer.signal
+    t.deadline = new Deadline(tryAt, clock)
+  }
+  return t
+}
+
 /** The first try of a call that has no retries to make. */
 function firstTry(call: Call): Call {
   const remaining =
     call.deadline === undefined || call.headers[TIMEOUT_HEADER] !== undefined ? Number.POSITIVE_INFINITY : call.deadline.remainingMs()
-  return { ...call, headers: tryHeaders(call.headers, 1, remaining), attempt: 1, tried: [] }
+  const first = copyCall(call)
+  first.headers = tryHeaders(call.headers, 1, remaining)
+  first.attempt = 1
+  first.tried = []
+  return first
 }
 
 /** Tightens the deadline to the route's timeout, then tries (with hedges, when the route has them). */
@@ -122,7 +150,10 @@ async function run(env: RetryEnv, call: Call, s: RouteSettings): Promise<Reply> 
     const at = env.clock.now() + s.timeout
     if (tightens(call, s.timeout, env.clock, at)) {
       overall = new LinkedSignal(signalOf(call), env.timers, at, () => routeTimeoutExceeded(call, s))
-      bounded = { ...call, deadline: new Deadline(at, env.clock), signal: overall.signal }
+      const tightened = copyCall(call)
+      tightened.deadline = new Deadline(at, env.clock)
+      tightened.signal = overall.signal
+      bounded = tightened
     }
   }
   try {
@@ -176,17 +207,7 @@ async function retried(
     const outcome: Outcome =
       attempt === 1 && firstOutcome !== undefined
         ? firstOutcome // the first try already ran as a plain call (see `retrying`)
-        : await settle(
-            next({
-              ...call,
-              headers: tryHeaders(call.headers, attempt, remaining),
-              attempt,
-              tried,
-              body,
-              signal: timer === undefined ? call.signal : timer.signal,
-              deadline: timer === undefined ? call.deadline : new Deadline(tryAt, clock),
-            }),
-          )
+        : await settle(next(tryCall(call, tryHeaders(call.headers, attempt, remaining), attempt, tried, body, timer, tryAt, clock)))
     noteEndpoint(tried, attempt, outcome)
 
     const reply = outcome.reply

@@ -84,6 +84,7 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     body: req,
     replayable: false,
     signal: ac.signal,
+    scope: undefined,
     deadline: undefined,
     attempt: 1,
     route: undefined,
@@ -94,6 +95,9 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     // only from the verified TLS socket (cached per connection), never from a header
     peer: peerOf(req.socket),
     startedAt: inbound.context.clock.monotonic(),
+    // every field present, in copyCall's order: one hidden class for every call
+    record: undefined,
+    span: undefined,
     native,
   }
 }

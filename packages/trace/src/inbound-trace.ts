@@ -5,7 +5,7 @@
  * SDK it makes a server span per request.
  */
 import type { TracerProvider } from '@opentelemetry/api'
-import type { Call, Middleware, Reply, TraceContext } from '@weft/core'
+import { type Call, copyCall, type Middleware, type Reply, type TraceContext } from '@weft/core'
 import { errorFate, replyFate } from './fate.js'
 import { ids } from './ids.js'
 import { SpanKind, SpanStatusCode } from './otel.js'
@@ -38,7 +38,9 @@ export function inboundTrace(options: InboundTraceOptions = {}): Middleware {
           traceState: remote.traceState,
           baggage: remote.baggage,
         }
-        return next({ ...call, trace: traceContext })
+        const traced = copyCall(call)
+        traced.trace = traceContext
+        return next(traced)
       }
       return serverSpan(call, remote, tracer, next)
     }
@@ -60,10 +62,8 @@ async function serverSpan(
   const span = tracer.startSpan(call.method, { kind: SpanKind.SERVER, attributes }, parentContext)
   const sc = span.spanContext()
   const flags = (sc.traceFlags & 1) | (p === undefined || p.flags & 2 ? 2 : 0)
-  const traced: Call = {
-    ...call,
-    trace: { traceId: sc.traceId, spanId: sc.spanId, flags, traceState: remote.traceState, baggage: remote.baggage },
-  }
+  const traced = copyCall(call)
+  traced.trace = { traceId: sc.traceId, spanId: sc.spanId, flags, traceState: remote.traceState, baggage: remote.baggage }
   try {
     const reply = await next(traced)
     span.setAttribute('http.response.status_code', reply.status)

@@ -5,7 +5,17 @@
  * call and a child span per attempt.
  */
 import type { Attributes, Context, Span, Tracer, TracerProvider } from '@opentelemetry/api'
-import { activeCall, type Call, errorKind, type Middleware, type Outcome, type Reply, type TraceContext, weftErrorOf } from '@weft/core'
+import {
+  activeCall,
+  type Call,
+  copyCall,
+  errorKind,
+  type Middleware,
+  type Outcome,
+  type Reply,
+  type TraceContext,
+  weftErrorOf,
+} from '@weft/core'
 import { errorFate, replyFate } from './fate.js'
 import { ids } from './ids.js'
 import { createTraceState, otel, ROOT_CONTEXT, SpanKind, SpanStatusCode } from './otel.js'
@@ -29,8 +39,7 @@ export function newTraceFlags(sampled: boolean): number {
   return sampled ? 0x03 : 0x02
 }
 
-/** Where a traced call keeps its span, for the attempt observer below it. */
-const SPAN = Symbol('weft.trace.span')
+/** What a traced call keeps in its `span` field, for the attempt observer below it. */
 interface SpanRecord {
   readonly span: Span
   readonly tracer: Tracer
@@ -40,7 +49,6 @@ interface SpanRecord {
   first: { call: Call; outcome: Outcome; durationMs: number; end: number } | undefined
   retried: boolean
 }
-type TracedCall = Call & { readonly [SPAN]?: SpanRecord }
 
 /** The trace context an outbound call continues, or `undefined` to start a new trace. */
 function parentOf(call: Call, bits: number): TraceContext | undefined {
@@ -74,11 +82,11 @@ export function trace(options: TraceOptions = {}): Middleware {
         const flags = parent === undefined ? rootFlags : parent.flags & KNOWN_FLAGS
         const spanId = ids.spanId()
         const traceState = parent?.traceState
-        return next({
-          ...call,
-          trace: { traceId, spanId, flags, traceState, baggage: typeof baggage === 'string' ? baggage : undefined },
-          headers: injectContext(call.headers, traceId, spanId, flags, traceState, typeof baggage === 'string' ? baggage : undefined, bits),
-        })
+        const baggageText = typeof baggage === 'string' ? baggage : undefined
+        const traced = copyCall(call)
+        traced.trace = { traceId, spanId, flags, traceState, baggage: baggageText }
+        traced.headers = injectContext(call.headers, traceId, spanId, flags, traceState, baggageText, bits)
+        return next(traced)
       }
       return spanned(call, tracer, parent, typeof baggage === 'string' ? baggage : undefined, next, bits)
     }
@@ -99,12 +107,10 @@ async function spanned(
   const flags = (sc.traceFlags & 1) | (parent === undefined || parent.flags & 2 ? 2 : 0)
   const traceState = parent?.traceState
   const record: SpanRecord = { span, tracer, context: undefined, first: undefined, retried: false }
-  const traced: TracedCall = {
-    ...call,
-    trace: { traceId: sc.traceId, spanId: sc.spanId, flags, traceState, baggage },
-    headers: injectContext(call.headers, sc.traceId, sc.spanId, flags, traceState, baggage, bits),
-    [SPAN]: record,
-  }
+  const traced = copyCall(call)
+  traced.trace = { traceId: sc.traceId, spanId: sc.spanId, flags, traceState, baggage }
+  traced.headers = injectContext(call.headers, sc.traceId, sc.spanId, flags, traceState, baggage, bits)
+  traced.span = record
   try {
     const reply = await next(traced)
     span.setAttribute('http.response.status_code', reply.status)
@@ -165,7 +171,7 @@ export function failed(span: Span, err: unknown): void {
  */
 export const traceAttempts = {
   attempt(call: Call, outcome: Outcome, durationMs: number): void {
-    const record = (call as TracedCall)[SPAN]
+    const record = call.span as SpanRecord | undefined
     if (record === undefined) return
     const end = Date.now()
     if (call.route !== undefined) record.span.setAttribute('weft.route', call.route)

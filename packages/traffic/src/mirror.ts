@@ -3,7 +3,7 @@
  * just above the balancer, below retry, the concurrency limit and the circuit breaker, so a dead or
  * slow mirror never spends the real calls' retry budget, slots or breaker window.
  */
-import { type Call, type Clock, createTimerQueue, type Middleware, type Reply, systemClock, type TimerQueue } from '@weft/core'
+import { type Call, type Clock, copyCall, createTimerQueue, type Middleware, type Reply, systemClock, type TimerQueue } from '@weft/core'
 import type { MirrorPolicy, ServicePolicy } from '@weft/policy'
 
 export interface MirrorOptions {
@@ -66,17 +66,13 @@ export function mirror(options: MirrorOptions): Middleware | undefined {
         const authority = `${call.authority}-shadow`
         const controller = new AbortController()
         // fire and forget: the copy's answer is thrown away and its failure never reaches the caller
-        send(
-          {
-            ...call,
-            subset: m.subset,
-            authority,
-            headers: { ...call.headers, host: authority },
-            signal: controller.signal,
-            scope: undefined,
-          },
-          controller,
-        )
+        const shadow = copyCall(call)
+        shadow.subset = m.subset
+        shadow.authority = authority
+        shadow.headers = { ...call.headers, host: authority }
+        shadow.signal = controller.signal
+        shadow.scope = undefined
+        send(shadow, controller)
       }
       return next(call)
     }

@@ -3,7 +3,17 @@
  * picks the subset; fault injection acts on it. Compiled once per policy version. Mirroring is its
  * own layer (`mirror.ts`), lower in the stack, so mirrors never pass the retry budget or the breaker.
  */
-import { type Call, type Clock, type HeaderMap, headerValue, type Middleware, type Reply, signalOf, systemClock } from '@weft/core'
+import {
+  type Call,
+  type Clock,
+  copyCall,
+  type HeaderMap,
+  headerValue,
+  type Middleware,
+  type Reply,
+  signalOf,
+  systemClock,
+} from '@weft/core'
 import type { FaultPolicy, HashOn, RoutePolicy, ServicePolicy } from '@weft/policy'
 import { compileMatches, type Matcher } from './match.js'
 import { routeTable } from './route-table.js'
@@ -54,7 +64,9 @@ export function route(options: RouteOptions): Middleware {
     return function routing(call) {
       const r = table.find(call)
       if (r === undefined) return next(call)
-      const routed: Call = { ...call, route: r.name, subset: r.split === undefined ? call.subset : pick(r.split, call, random) }
+      const routed = copyCall(call)
+      routed.route = r.name
+      if (r.split !== undefined) routed.subset = pick(r.split, call, random)
       if (r.fault === undefined) return next(routed)
       return faulted(routed, r.name, r.fault, next)
     }

@@ -12,6 +12,7 @@ export function testCall(patch: Partial<Call> = {}): Call {
     body: null,
     replayable: true,
     signal: undefined,
+    scope: undefined,
     deadline: undefined,
     attempt: 1,
     route: undefined,
@@ -21,6 +22,9 @@ export function testCall(patch: Partial<Call> = {}): Call {
     trace: undefined,
     peer: undefined,
     startedAt: 0,
+    record: undefined,
+    span: undefined,
+    native: undefined,
     ...patch,
   }
 }
