@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createTimerQueue, Deadline, earliest } from '../src/index.js'
+import { clampTimerMs, createTimerQueue, Deadline, earliest, systemClock } from '../src/index.js'
 import { ManualClock } from '../src/testing/index.js'
 
 describe('Deadline', () => {
@@ -48,6 +48,47 @@ describe('ManualClock', () => {
     ac.abort(new Error('stop'))
     await expect(sleeping).rejects.toThrow('stop')
     expect(clock.pendingTimers()).toBe(0)
+  })
+})
+
+describe('delays past what a Node timer can wait', () => {
+  const LONGEST = 2 ** 31 - 1
+
+  it('are held to the longest delay setTimeout honours; negative and NaN ones to 0', () => {
+    expect(clampTimerMs(99_999_999_999)).toBe(LONGEST)
+    expect(clampTimerMs(LONGEST)).toBe(LONGEST)
+    expect(clampTimerMs(250)).toBe(250)
+    expect(clampTimerMs(-5)).toBe(0)
+    expect(clampTimerMs(Number.NaN)).toBe(0)
+  })
+
+  it('a system timer 115 days out neither fires at once nor warns', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    let fired = false
+    const t = systemClock.setTimer(() => {
+      fired = true
+    }, 9_999_999_999)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    t.cancel()
+    process.off('warning', onWarning)
+    expect(fired).toBe(false)
+    expect(warnings).not.toContain('TimeoutOverflowWarning')
+  })
+
+  it('a queued deadline 30 days out fires at 30 days, not when the clamped timer does', async () => {
+    const clock = new ManualClock()
+    const q = createTimerQueue(clock)
+    let fired = false
+    q.at(clock.now() + 30 * 86_400_000, () => {
+      fired = true
+    })
+    await clock.advance(LONGEST) // the clamped clock timer fires here
+    expect(fired).toBe(false)
+    expect(q.size()).toBe(1)
+    await clock.advance(30 * 86_400_000 - LONGEST)
+    expect(fired).toBe(true)
   })
 })
 

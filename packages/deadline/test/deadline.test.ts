@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events'
-import { AbortScope, type Call, createTimerQueue, Deadline, type Handler, runWithCall, weftErrorOf } from '@weft/core'
+import { AbortScope, type Call, createTimerQueue, Deadline, type Handler, runWithCall, systemClock, weftErrorOf } from '@weft/core'
 import { ManualClock } from '@weft/core/testing'
 import type { ServicePolicy } from '@weft/policy'
 import { describe, expect, it } from 'vitest'
@@ -98,6 +98,28 @@ describe('client deadline: the budget', () => {
 
     expect(weftErrorOf(err)?.code).toBe('WEFT_DEADLINE_EXCEEDED')
     expect(seen).toHaveLength(0)
+  })
+
+  it('a caller-sent x-weft-timeout of 115 days is honoured on real timers, with no overflow warning and no early abort', async () => {
+    const timers = createTimerQueue(systemClock)
+    const seen: Call[] = []
+    const handler = deadline({ clock: systemClock, timers })((call) => {
+      seen.push(call)
+      return new Promise((resolve) => setTimeout(() => resolve(reply(200)), 5))
+    })
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const answer = await handler(outboundCall({ headers: { 'x-weft-timeout': '9999999999' } }))
+      expect(answer.status).toBe(200)
+    } finally {
+      process.off('warning', onWarning)
+      timers.close()
+    }
+    expect(seen[0]?.signal?.aborted ?? false).toBe(false)
+    expect(Number(seen[0]?.headers['x-weft-timeout'])).toBeGreaterThan(9_999_999_000)
+    expect(warnings).not.toContain('TimeoutOverflowWarning')
   })
 
   it('a garbage deadline header from the caller is ignored and not forwarded', async () => {

@@ -1,5 +1,5 @@
 /** A clock that moves only when a test says so. */
-import { type Clock, sleepWith, type TimerHandle } from '../clock.js'
+import { type Clock, clampTimerMs, sleepWith, type TimerHandle } from '../clock.js'
 import { type Duration, parseDuration } from '../duration.js'
 
 interface Pending extends TimerHandle {
@@ -27,9 +27,10 @@ export class ManualClock implements Clock {
     return this.#mono
   }
 
+  /** Fires after `ms`, held to what Node's `setTimeout` can wait (about 24.8 days), as `systemClock` does. */
   setTimer(fn: () => void, ms: number): TimerHandle {
     const t: Pending = {
-      at: this.#now + Math.max(0, ms),
+      at: this.#now + clampTimerMs(ms),
       seq: this.#seq++,
       fn,
       cancel() {
