@@ -273,5 +273,7 @@ export const TRACESTATE_CASES: HarnessCase[] = [
     expect: { has: { foo: '1', [`t@${'v'.repeat(15)}`]: '1' } },
   },
   { name: 'a value with = discards the header', headers: ts('foo=bar=baz'), expect: { lacks: ['foo'] } },
+  // a comma ends a member: `foo=a,b` is the member foo=a and a member `b` with no `=`
+  { name: 'a value with , discards the header', headers: ts('bar=1,foo=a,b'), expect: { lacks: ['bar', 'foo'] } },
   { name: 'an empty value discards the header', headers: ts('foo=,bar=3'), expect: { lacks: ['foo', 'bar'] } },
 ]

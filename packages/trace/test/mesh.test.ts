@@ -1,4 +1,4 @@
-import { createServer } from 'node:http'
+import { createServer, request } from 'node:http'
 import { createMesh, type Mesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import { weftHandler } from '@weft/server'
@@ -43,6 +43,18 @@ async function chain() {
     await Promise.all([a.close(), b.close(), c.close()])
   })
   return { a, b, c, bSeen, seenInA: () => seenInA }
+}
+
+/** A request to `url` with exactly these headers (fetch refuses hop-by-hop ones); answers the status. */
+function sendRaw(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/start`, { headers }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode as number))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 const traceparentOf = (h: Record<string, string | string[] | undefined> | undefined) =>
@@ -95,6 +107,49 @@ describe('trace context through the mesh, with no header code in the services', 
     })
     expect(c.requests[0]?.headers.baggage).toBe('userId=alice,tier=gold;ttl=60')
     expect(c.requests[0]?.headers.tracestate).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7')
+  })
+
+  it('hop-by-hop headers the caller sent never reach the next hop', async () => {
+    const { a, bSeen } = await chain()
+    const status = await sendRaw(a.url, {
+      traceparent: `00-${TRACE}-${PARENT}-01`,
+      connection: 'keep-alive, x-hop',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      upgrade: 'h2c',
+      'proxy-authorization': 'Basic cHJveHk6cHJveHk=',
+      'proxy-connection': 'keep-alive',
+      'x-hop': 'named by connection',
+    })
+    expect(status).toBe(200)
+    const seen = bSeen[0] ?? {}
+    for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'x-hop'])
+      expect(seen[name]).toBeUndefined()
+    expect(String(seen.connection ?? '')).not.toContain('x-hop')
+    expect(traceparentOf(seen)[1]).toBe(TRACE)
+  })
+
+  it("the caller's authorization and cookie are never copied to the next hop", async () => {
+    const { a, bSeen } = await chain()
+    const status = await sendRaw(a.url, { authorization: 'Bearer secret-token', cookie: 'session=abc123' })
+    expect(status).toBe(200)
+    expect(bSeen[0]?.authorization).toBeUndefined()
+    expect(bSeen[0]?.cookie).toBeUndefined()
+  })
+
+  it.each(['tracestate', 'baggage'])('a %s between 8 and 16 KiB is dropped, and the request is served', async (name) => {
+    const { a, bSeen } = await chain()
+    const res = await fetch(`${a.url}/start`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, [name]: `k=${'v'.repeat(9000)}` } })
+    expect(res.status).toBe(200)
+    expect(bSeen[0]?.[name]).toBeUndefined()
+    expect(traceparentOf(bSeen[0])[1]).toBe(TRACE)
+  })
+
+  it("past Node's 16 KiB header limit, Node itself answers 431 and the service never runs", async () => {
+    const { a, bSeen } = await chain()
+    const res = await fetch(`${a.url}/start`, { headers: { tracestate: `k=${'v'.repeat(17 * 1024)}` } })
+    expect(res.status).toBe(431)
+    expect(bSeen).toHaveLength(0)
   })
 
   it('a call with no inbound request behind it starts a trace of its own', async () => {
