@@ -1,6 +1,9 @@
 /** "Control plane that lies or fails" (BAD-INPUT.md): every lie leaves the last good policy in force, counted and logged. */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { ManualClock } from '@weft/core/testing'
+import { createTrustAnchor, issueCertificate, type TrustAnchor } from '@weft/mtls'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createAgent } from '../src/index.js'
 import { answerPolicy, meshDocument, realDelay, recordingLogger, scriptedServer } from './helpers.js'
@@ -22,6 +25,32 @@ function expectLastGoodKept(agent: ReturnType<typeof createAgent>, onPolicy: Ret
   expect(agent.status().version).toBe('v1')
   expect(agent.status().state).toBe('degraded')
   expect(onPolicy).not.toHaveBeenCalled()
+}
+
+/** The identity an agent trusting the weft.local bundle expects its control plane to prove. */
+const CONTROL_PLANE = 'spiffe://weft.local/ns/weft-system/sa/control-plane'
+
+/** An https control plane proving CONTROL_PLANE with a certificate from `anchor`, answering request n with `script`. */
+async function tlsScriptedServer(anchor: TrustAnchor, script: (req: IncomingMessage, res: ServerResponse, n: number) => void) {
+  const { cert, key } = await issueCertificate({ anchor, spiffeId: CONTROL_PLANE })
+  const requests: IncomingMessage[] = []
+  let connections = 0
+  const server = https.createServer({ cert, key }, (req, res) => {
+    requests.push(req)
+    script(req, res, requests.length)
+  })
+  // handshakes the agent gave up on never become requests: count the connections
+  server.on('connection', () => connections++)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
+  return { url: `https://127.0.0.1:${port}`, server, requests, connections: () => connections }
 }
 
 const json = (res: ServerResponse, body: string, headers: Record<string, string> = {}) =>
@@ -147,6 +176,51 @@ describe('a control plane that lies', () => {
     expect(onPolicy).not.toHaveBeenCalled()
   })
 
+  it('a certificate from an untrusted CA after a good answer is retried with backoff; the last good stays', async () => {
+    const clock = new ManualClock()
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    // same trust domain, another key: a CA the agent's bundle does not hold
+    const impostor = await issueCertificate({ anchor: await createTrustAnchor({ trustDomain: 'weft.local' }), spiffeId: CONTROL_PLANE })
+    const cp = await tlsScriptedServer(anchor, (_req, res) => {
+      // new connections from now on get the impostor's certificate; closing this one forces the agent to make one
+      cp.server.setSecureContext({ cert: impostor.cert, key: impostor.key })
+      res.setHeader('connection', 'close')
+      answerPolicy(res, 'v1')
+    })
+    const logger = recordingLogger()
+    const onPolicy = vi.fn()
+    // random 0.5: half of each ceiling — 50ms, then 100ms
+    const agent = createAgent({
+      source: cp.url,
+      service: 'checkout',
+      tls: { ca: anchor.cert },
+      clock,
+      random: () => 0.5,
+      backoff: { base: '100ms', max: '400ms' },
+      logger,
+      onPolicy,
+    })
+    onTestFinished(() => agent.close())
+    await agent.start()
+    await vi.waitFor(() => expect(agent.status().failures).toBe(1))
+
+    expectLastGoodKept(agent, onPolicy)
+    expect(agent.status().lastError).toMatchObject({ kind: 'network', source: new URL(cp.url).origin })
+    expect(agent.status().lastError?.message).toContain('unable to verify the first certificate')
+    expect(logger.warnings.find((w) => w.includes('unable to verify'))).toContain('keeping version v1')
+    let seen = 2
+    for (const delay of [50, 100]) {
+      await clock.advance(delay - 1)
+      await realDelay(30)
+      expect(cp.connections()).toBe(seen)
+      await clock.advance(1)
+      await vi.waitFor(() => expect(agent.status().failures).toBe(seen))
+      expect(cp.connections()).toBe(++seen)
+    }
+    expect(cp.requests).toHaveLength(1)
+    expect(agent.status().version).toBe('v1')
+  })
+
   it('a redirect to another origin is not followed', async () => {
     const elsewhere = await scriptedServer((_req, res) => answerPolicy(res, 'v9', meshDocument([9])))
     const { agent, onPolicy } = await agentAfterOneGoodAnswer((res) =>
@@ -193,6 +267,26 @@ describe('a control plane that never finishes', () => {
     await vi.waitFor(() => expect(agent.status().lastError).toMatchObject({ kind: 'timeout' }))
     expect(agent.status().lastError?.message).toContain('within 35000ms')
     expect(agent.status().version).toBe('v1')
+  })
+
+  it('an answer that never starts (no status line) is given up on 5s after wait', async () => {
+    const clock = new ManualClock()
+    // the second request is read and then held: not a byte of an answer
+    const cp = await scriptedServer((_req, res, n) => (n === 1 ? answerPolicy(res, 'v1') : undefined))
+    const onPolicy = vi.fn()
+    const agent = createAgent({ source: cp.url, service: 'checkout', wait: '10s', clock, logger: recordingLogger(), onPolicy })
+    onTestFinished(() => agent.close())
+    await agent.start()
+    await vi.waitFor(() => expect(cp.requests).toHaveLength(2))
+    expect(new URL(cp.requests[1]?.url ?? '', cp.url).searchParams.get('wait')).toBe('10000ms')
+
+    await clock.advance('14999ms')
+    expect(agent.status().failures).toBe(0)
+    await clock.advance('1ms')
+
+    await vi.waitFor(() => expect(agent.status().lastError).toMatchObject({ kind: 'timeout' }))
+    expect(agent.status().lastError?.message).toContain('within 15000ms')
+    expectLastGoodKept(agent, onPolicy)
   })
 })
 
