@@ -171,6 +171,30 @@ describe('createMesh({ identity }) and mesh.createServer', () => {
     expect(meshServerStats(locked.server)?.refused.plaintext).toBe(1)
   })
 
+  it('a server built by hand with mesh.serverOptions() closes a plaintext connection before the handler runs', async () => {
+    const payments = await mesh('payments', { payments: { mtls: 'STRICT' } })
+    let served = 0
+    const server = createHttpsServer(
+      payments.serverOptions(),
+      weftHandler(payments, (req, res) => {
+        served++
+        whoAmI(req, res)
+      }),
+    )
+    const tlsErrors: (string | undefined)[] = []
+    server.on('tlsClientError', (err: Error & { code?: string }) => tlsErrors.push(err.code))
+    const up = await listening(server)
+
+    const err = await request(`http://${up.address}/charge`).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e.code,
+    )
+
+    expect(err).toMatch(/UND_ERR_SOCKET|ECONNRESET/)
+    expect(tlsErrors).toEqual(['ERR_SSL_HTTP_REQUEST'])
+    expect(served).toBe(0)
+  })
+
   it('mesh.serverOptions() gives STRICT options for a server built by hand', async () => {
     const payments = await mesh('payments', {})
     expect(payments.serverOptions()).toMatchObject({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' })

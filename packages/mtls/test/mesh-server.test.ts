@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect as netConnect } from 'node:net'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type SecureVersion, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { Pool, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
@@ -65,6 +65,22 @@ function rawTlsCall(port: number, options: { ca: string; cert?: string; key?: st
     socket.on('data', (d) => (body += d))
     socket.on('error', (err: Error & { code?: string }) => resolve({ error: err.code }))
     socket.on('close', () => resolve({ body }))
+  })
+}
+
+/** A meshed caller on node:tls with its own version cap: the TLS version it got, and the answer to one request. */
+function versionedCall(port: number, me: IdentityPems, maxVersion?: SecureVersion): Promise<{ protocol: string | null; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ...me, ca: me.bundle, checkServerIdentity: () => undefined, maxVersion })
+    let protocol: string | null = null
+    let body = ''
+    socket.on('secureConnect', () => {
+      protocol = socket.getProtocol()
+      socket.write('GET /who HTTP/1.1\r\nhost: payments\r\nconnection: close\r\n\r\n')
+    })
+    socket.on('data', (d) => (body += d))
+    socket.on('error', reject)
+    socket.on('close', () => resolve({ protocol, body }))
   })
 }
 
@@ -194,6 +210,21 @@ describe('STRICT', () => {
     expect(s.refusals[0]?.error?.message).toMatch(
       /client identity spiffe:\/\/other.local\/ns\/default\/sa\/checkout is in trust domain other.local, expected weft.local/,
     )
+  })
+
+  it('negotiates TLS 1.3 with a client that offers it', async () => {
+    const s = await meshServer('STRICT')
+    const { protocol, body } = await versionedCall(s.port, await svid('checkout'))
+    expect(protocol).toBe('TLSv1.3')
+    expect(body).toContain(JSON.stringify({ peer: id('checkout'), tls: true }))
+  })
+
+  it('still serves a client capped at TLS 1.2, over TLS 1.2', async () => {
+    const s = await meshServer('STRICT')
+    const { protocol, body } = await versionedCall(s.port, await svid('checkout'), 'TLSv1.2')
+    expect(protocol).toBe('TLSv1.2')
+    expect(body).toContain(JSON.stringify({ peer: id('checkout'), tls: true }))
+    expect(s.stats()?.mtls).toBe(1)
   })
 
   it('refuses TLS 1.1 and older', async () => {
