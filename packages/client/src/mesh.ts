@@ -18,6 +18,7 @@ import {
   systemClock,
   WeftError,
 } from '@weft/core'
+import { inboundDeadlineStats } from '@weft/deadline'
 import { createEndpointSource } from '@weft/discovery'
 import { type CircuitStateRow, createMeshMetrics, type EndpointStateRow, type MeshMetrics } from '@weft/metrics'
 import { defaultServicePolicy, loadPolicy, type Policy, type PolicyInput } from '@weft/policy'
@@ -196,6 +197,9 @@ class MeshImpl implements Mesh {
     this.#unobserve.push(
       this.#metrics.observeEndpoints(() => this.#endpointRows()),
       this.#metrics.observeCircuits(() => this.#circuitRows()),
+      // the inbound stack's deadline layer counts into the process-wide stats
+      this.#metrics.observeInboundDeadlines(() => inboundDeadlineStats),
+      this.#metrics.observeConnections(() => this.#tls.servers()),
     )
     this.dispatcher = new MeshDispatcher({
       handlerFor: (host) => this.#generation.services.get(host)?.handler,

@@ -15,7 +15,9 @@ import {
   type Identity,
   type IdentityOptions,
   type IdentitySource,
+  type MeshServerStats,
   type MtlsMode,
+  meshServerStats,
   type RequestListener,
   serverTlsOptions,
 } from '@weft/mtls'
@@ -37,6 +39,7 @@ const PLAINTEXT: Pool.Options = {}
 
 /** One mesh's mTLS state; the per-endpoint choices are built once per policy version. */
 export class MeshTls {
+  readonly #servers: MeshServerStats[] = []
   readonly #source: IdentitySource | undefined
   readonly #owned: boolean
   #services = new Map<string, Map<string, PoolChoice>>()
@@ -92,7 +95,16 @@ export class MeshTls {
 
   /** `mesh.createServer`: a node server for this service's own mode, read per connection. */
   createServer(listener: RequestListener, modeOf: () => MtlsMode): Server {
-    return createMeshServer(listener, { identity: this.#source, mode: modeOf })
+    const server = createMeshServer(listener, { identity: this.#source, mode: modeOf })
+    // the counts outlive the server, so the connection counters never go back when one closes
+    const counts = meshServerStats(server)
+    if (counts !== undefined) this.#servers.push(counts)
+    return server
+  }
+
+  /** What every server `createServer` made accepted and refused, for the connection metrics. */
+  servers(): readonly MeshServerStats[] {
+    return this.#servers
   }
 
   /** `mesh.serverOptions()`: STRICT TLS options for a server built by hand. */

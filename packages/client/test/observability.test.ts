@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -62,6 +64,82 @@ describe('metrics and the admin endpoint through createMesh', () => {
 
     expect(text).toContain(`weft_endpoint_state{service="payments",endpoint="${payments.address}",state="healthy"} 1`)
     expect(text).toMatch(/weft_circuit_state\{service="payments",state="closed"\} 1/)
+  })
+})
+
+/** The value of one sample of a scrape (0 when absent): `name{labels}` exactly as prom-client writes it. */
+async function sample(registry: Registry, series: string): Promise<number> {
+  const text = await registry.metrics()
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? 0 : Number(line.slice(series.length + 1))
+}
+
+/** A server from `mesh.createServer`, listening on loopback; answers its port. */
+async function listening(server: import('node:http').Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return (server.address() as AddressInfo).port
+}
+
+describe('inbound deadlines and connections in the registry', () => {
+  it('an invalid x-weft-timeout a caller sent is counted in weft_deadline_headers_invalid_total', async () => {
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+    const port = await listening(mesh.createServer((_req, res) => res.end('ok')))
+    const series = 'weft_deadline_headers_invalid_total{header="x-weft-timeout"}'
+    const before = await sample(mesh.registry, series)
+
+    const res = await request(`http://127.0.0.1:${port}/`, { headers: { 'x-weft-timeout': '1e3' } })
+
+    expect(await res.body.text()).toBe('ok')
+    expect((await sample(mesh.registry, series)) - before).toBe(1)
+  })
+
+  it('a request that arrives with no time left is counted as shed in weft_inbound_deadlines_total', async () => {
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+    const port = await listening(mesh.createServer((_req, res) => res.end('ok')))
+    const series = 'weft_inbound_deadlines_total{outcome="shed"}'
+    const before = await sample(mesh.registry, series)
+
+    const res = await request(`http://127.0.0.1:${port}/`, { headers: { 'x-weft-timeout': '0' } })
+    await res.body.dump()
+
+    expect(res.statusCode).toBe(504)
+    expect((await sample(mesh.registry, series)) - before).toBe(1)
+  })
+
+  it('two meshes sharing a registry count the process-wide deadline counts once', async () => {
+    const registry = new Registry()
+    const a = await createMesh({ service: 'a', policy: policyFor({}), registry })
+    const b = await createMesh({ service: 'b', policy: policyFor({}), registry })
+    onTestFinished(() => Promise.all([a.close(), b.close()]).then(() => undefined))
+    const port = await listening(a.createServer((_req, res) => res.end('ok')))
+    const series = 'weft_deadline_headers_invalid_total{header="x-weft-timeout"}'
+    const before = await sample(registry, series)
+
+    await (await request(`http://127.0.0.1:${port}/`, { headers: { 'x-weft-timeout': 'abc' } })).body.dump()
+
+    expect((await sample(registry, series)) - before).toBe(1)
+  })
+
+  it('connections a mesh server accepts and refuses are counted by security and by reason', async () => {
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+    const open = await listening(mesh.createServer((_req, res) => res.end('ok')))
+    // STRICT without an identity to serve it with: every connection is refused as plaintext
+    const strict = await listening(mesh.createServer((_req, res) => res.end('never'), { mode: 'STRICT' }))
+
+    await (await request(`http://127.0.0.1:${open}/`)).body.dump()
+    await new Promise<void>((resolve) => {
+      const socket = connect(strict, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'))
+      socket.on('close', () => resolve())
+      socket.on('error', () => {})
+    })
+
+    expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="plaintext"}')).toBe(1)
+    expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="mtls"}')).toBe(0)
+    expect(await sample(mesh.registry, 'weft_inbound_connections_refused_total{reason="plaintext"}')).toBe(1)
   })
 })
 

@@ -5,7 +5,7 @@
  */
 import type { Registry } from 'prom-client'
 import type { HistogramCell } from './histogram.js'
-import type { MetricsStore } from './store.js'
+import type { ConnectionCounts, DeadlineCounts, MetricsStore } from './store.js'
 
 type Labels = Record<string, string | number>
 interface Value {
@@ -31,6 +31,10 @@ export const METRIC_NAMES = {
   endpointState: 'weft_endpoint_state',
   circuitState: 'weft_circuit_state',
   startTime: 'weft_start_time_seconds',
+  deadlineHeadersInvalid: 'weft_deadline_headers_invalid_total',
+  inboundDeadlines: 'weft_inbound_deadlines_total',
+  connections: 'weft_inbound_connections_total',
+  connectionsRefused: 'weft_inbound_connections_refused_total',
 } as const
 
 class LiveMetric {
@@ -68,6 +72,26 @@ function histogramValues(out: Value[], name: string, labels: Labels, cell: Histo
   out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cumulative })
   out.push({ metricName: `${name}_sum`, labels, value: cell.sum / 1000 })
   out.push({ metricName: `${name}_count`, labels, value: cell.count })
+}
+
+/** The distinct counts objects the sources answer: meshes sharing a registry and a process-wide object count it once. */
+function deadlineCounts(store: MetricsStore): Set<DeadlineCounts> {
+  const seen = new Set<DeadlineCounts>()
+  for (const source of store.deadlineSources) seen.add(source())
+  return seen
+}
+
+function connectionCounts(store: MetricsStore): Set<ConnectionCounts> {
+  const seen = new Set<ConnectionCounts>()
+  for (const source of store.connectionSources) for (const counts of source()) seen.add(counts)
+  return seen
+}
+
+/** `{ label: key, value }` rows of `pick(counts)` summed over every counts object, one per key. */
+function summed<T>(all: Iterable<T>, label: string, pick: (counts: T) => Readonly<Record<string, number>>): Value[] {
+  const totals = new Map<string, number>()
+  for (const counts of all) for (const [key, n] of Object.entries(pick(counts))) totals.set(key, (totals.get(key) ?? 0) + n)
+  return [...totals].map(([key, value]) => ({ labels: { [label]: key }, value }))
 }
 
 /** Registers weft's metrics in `registry`, read from `store`. Throws if another store already did. */
@@ -148,6 +172,30 @@ export function registerMetrics(registry: Registry, store: MetricsStore): void {
       'When weft began counting, in seconds since the epoch (rates since start use it).',
       'gauge',
       () => [{ labels: {}, value: store.startTime }],
+    ),
+    new LiveMetric(
+      METRIC_NAMES.deadlineHeadersInvalid,
+      'Inbound deadline headers ignored as invalid (the local default applied), by header name.',
+      'counter',
+      () => summed(deadlineCounts(store), 'header', (c) => c.invalid),
+    ),
+    new LiveMetric(
+      METRIC_NAMES.inboundDeadlines,
+      'Inbound requests the deadline acted on: shed (arrived with no time left, answered 504), clamped (cut to the allowed range), expired (ran out while served).',
+      'counter',
+      () => summed(deadlineCounts(store), 'outcome', (c) => ({ shed: c.shed, clamped: c.clamped, expired: c.expired })),
+    ),
+    new LiveMetric(
+      METRIC_NAMES.connections,
+      'Connections mesh servers accepted, by security (mtls: the client proved an identity; tls: no client certificate; plaintext).',
+      'counter',
+      () => summed(connectionCounts(store), 'security', (c) => ({ mtls: c.mtls, tls: c.tls, plaintext: c.plaintext })),
+    ),
+    new LiveMetric(
+      METRIC_NAMES.connectionsRefused,
+      'Connections mesh servers refused, by reason (plaintext, handshake, certificate, timeout).',
+      'counter',
+      () => summed(connectionCounts(store), 'reason', (c) => c.refused),
     ),
   ]
   for (const m of metrics) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0])

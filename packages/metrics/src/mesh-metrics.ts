@@ -4,7 +4,7 @@ import { type Clock, systemClock, WeftError } from '@weft/core'
 import type { Registry } from 'prom-client'
 import { registerMetrics } from './exposition.js'
 import { boundsInMs, DEFAULT_BUCKETS } from './histogram.js'
-import { type CircuitStateRow, type EndpointStateRow, MetricsStore } from './store.js'
+import { type CircuitStateRow, type ConnectionCounts, type DeadlineCounts, type EndpointStateRow, MetricsStore } from './store.js'
 import { Tap } from './tap.js'
 
 export interface MeshMetricsOptions {
@@ -30,6 +30,16 @@ export interface MeshMetrics {
   observeEndpoints(source: () => Iterable<EndpointStateRow>): () => void
   /** Adds a scrape-time source of `weft_circuit_state` rows (the breakers); returns a remover. */
   observeCircuits(source: () => Iterable<CircuitStateRow>): () => void
+  /**
+   * Adds a scrape-time source of the inbound deadline counts (`weft_deadline_headers_invalid_total`,
+   * `weft_inbound_deadlines_total`); returns a remover. Sources answering the same object count it once.
+   */
+  observeInboundDeadlines(source: () => DeadlineCounts): () => void
+  /**
+   * Adds a scrape-time source of mesh servers' connection counts (`weft_inbound_connections_total`,
+   * `weft_inbound_connections_refused_total`); returns a remover. Each counts object is counted once.
+   */
+  observeConnections(source: () => Iterable<ConnectionCounts>): () => void
 }
 
 const stores = new WeakMap<Registry, MetricsStore>()
@@ -87,6 +97,14 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     observeCircuits(source) {
       store.circuitSources.add(source)
       return () => store.circuitSources.delete(source)
+    },
+    observeInboundDeadlines(source) {
+      store.deadlineSources.add(source)
+      return () => store.deadlineSources.delete(source)
+    },
+    observeConnections(source) {
+      store.connectionSources.add(source)
+      return () => store.connectionSources.delete(source)
     },
   }
 }

@@ -127,11 +127,31 @@ export interface CircuitStateRow {
   readonly state: string
 }
 
+/** What an inbound deadline layer counted (`@weft/deadline`'s `DeadlineStats`), for the deadline metrics. */
+export interface DeadlineCounts {
+  /** Invalid deadline header values ignored, by header name. */
+  readonly invalid: Readonly<Record<string, number>>
+  readonly shed: number
+  readonly clamped: number
+  readonly expired: number
+}
+
+/** What one mesh server accepted and refused (`@weft/mtls`'s `MeshServerStats`), for the connection metrics. */
+export interface ConnectionCounts {
+  readonly mtls: number
+  readonly tls: number
+  readonly plaintext: number
+  /** Refused connections by reason. */
+  readonly refused: Readonly<Record<string, number>>
+}
+
 /** All counts of one registry. */
 export class MetricsStore {
   readonly services = new Map<string, ServiceStats>()
   readonly endpointSources = new Set<() => Iterable<EndpointStateRow>>()
   readonly circuitSources = new Set<() => Iterable<CircuitStateRow>>()
+  readonly deadlineSources = new Set<() => DeadlineCounts>()
+  readonly connectionSources = new Set<() => Iterable<ConnectionCounts>>()
   readonly boundsMs: Float64Array
   readonly bucketsSeconds: readonly number[]
   /** Epoch seconds when counting began. */

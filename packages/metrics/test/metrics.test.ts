@@ -146,6 +146,24 @@ describe('the registry', () => {
     expect(promtoolCheck(text).status).toBe(0)
   })
 
+  it('sums the deadline and connection counts of distinct sources, and counts one object once', async () => {
+    const meter = createMeshMetrics()
+    const deadlines = { invalid: { 'x-weft-timeout': 3, 'grpc-timeout': 1 }, shed: 2, clamped: 0, expired: 1 }
+    const other = { invalid: { 'x-weft-timeout': 4, 'grpc-timeout': 0 }, shed: 0, clamped: 5, expired: 0 }
+    meter.observeInboundDeadlines(() => deadlines)
+    meter.observeInboundDeadlines(() => deadlines)
+    meter.observeInboundDeadlines(() => other)
+    const server = { mtls: 7, tls: 1, plaintext: 2, refused: { plaintext: 3, handshake: 1, certificate: 0, timeout: 0 } }
+    meter.observeConnections(() => [server, server])
+    const text = await meter.registry.metrics()
+    expect(sample(text, METRIC_NAMES.deadlineHeadersInvalid, { header: 'x-weft-timeout' })).toBe(7)
+    expect(sample(text, METRIC_NAMES.inboundDeadlines, { outcome: 'shed' })).toBe(2)
+    expect(sample(text, METRIC_NAMES.inboundDeadlines, { outcome: 'clamped' })).toBe(5)
+    expect(sample(text, METRIC_NAMES.connections, { security: 'mtls' })).toBe(7)
+    expect(sample(text, METRIC_NAMES.connectionsRefused, { reason: 'plaintext' })).toBe(3)
+    expect(promtoolCheck(text).status).toBe(0)
+  })
+
   it('counts the calls after a reset, from zero', async () => {
     const meter = createMeshMetrics()
     const handler = metrics({ meter, service: 'payments' })(async () => reply(200))
