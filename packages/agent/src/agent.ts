@@ -80,6 +80,8 @@ export interface AgentProblem {
   /** `network`, `timeout`, `too-large`, `http`, `redirect`, `protocol` (a lying answer), `invalid` (failed validation), `apply`, `cache`. */
   kind: string
   message: string
+  /** The system or TLS error code behind it, when there is one: `ECONNREFUSED`, `CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, … */
+  code?: string | undefined
   /** The source that failed. */
   source?: string | undefined
 }
@@ -514,6 +516,7 @@ class PolicyAgent implements Agent {
     this.#record({
       kind: err instanceof ExchangeError || err instanceof ExchangeLike || err instanceof Refused ? (e.kind as string) : 'network',
       message: e.message,
+      code: systemCode(err),
       source: this.#source.origin,
     })
   }
@@ -527,6 +530,7 @@ class PolicyAgent implements Agent {
     this.#s.logger.warn(`${problem.message} (${keeping})`, {
       service: this.#s.service,
       kind: problem.kind,
+      ...(problem.code === undefined ? {} : { code: problem.code }),
       failures: this.#status.failures,
       rejected: this.#status.rejected,
     })
@@ -568,4 +572,14 @@ function controlPlaneIdFromBundle(ca: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The first string `code` along an error's causes (a socket's or OpenSSL's, under weft's own wrapping); weft's own codes are not it. */
+function systemCode(err: unknown): string | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | undefined
+  for (let depth = 0; depth < 4 && e !== undefined && e !== null; depth++) {
+    if (typeof e.code === 'string' && !e.code.startsWith('WEFT_')) return e.code
+    e = e.cause as typeof e
+  }
+  return undefined
 }

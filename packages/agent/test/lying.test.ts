@@ -155,7 +155,7 @@ describe('a control plane that lies', () => {
   it('a connection reset is retried; the last good stays', async () => {
     const { agent, onPolicy } = await agentAfterOneGoodAnswer((res) => res.socket?.destroy())
     expectLastGoodKept(agent, onPolicy)
-    expect(agent.status().lastError).toMatchObject({ kind: 'network' })
+    expect(agent.status().lastError).toMatchObject({ kind: 'network', code: 'ECONNRESET' })
   })
 
   it('a DNS failure is retried with backoff on the next replica; the last good stays', async () => {
@@ -171,7 +171,7 @@ describe('a control plane that lies', () => {
     onTestFinished(() => agent.close())
     await agent.start()
 
-    await vi.waitFor(() => expect(agent.status().lastError?.message).toContain('ENOTFOUND'), { timeout: 5000 })
+    await vi.waitFor(() => expect(agent.status().lastError?.code).toBe('ENOTFOUND'), { timeout: 5000 })
     expect(agent.status().version).toBe('v1')
     expect(onPolicy).not.toHaveBeenCalled()
   })
@@ -205,7 +205,11 @@ describe('a control plane that lies', () => {
     await vi.waitFor(() => expect(agent.status().failures).toBe(1))
 
     expectLastGoodKept(agent, onPolicy)
-    expect(agent.status().lastError).toMatchObject({ kind: 'network', source: new URL(cp.url).origin })
+    expect(agent.status().lastError).toMatchObject({
+      kind: 'network',
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      source: new URL(cp.url).origin,
+    })
     expect(agent.status().lastError?.message).toContain('unable to verify the first certificate')
     expect(logger.warnings.find((w) => w.includes('unable to verify'))).toContain('keeping version v1')
     let seen = 2
