@@ -45,5 +45,6 @@ export {
 export { LinkedSignal } from './linked-signal.js'
 export type { BuiltStack, Layer } from './stack.js'
 export { buildStack, describeStack, layer } from './stack.js'
+export { originForm } from './target.js'
 export type { TimerQueue } from './timer-queue.js'
 export { createTimerQueue } from './timer-queue.js'

@@ -151,12 +151,26 @@ describe('what a rule matches', () => {
     expect(result === 200).toBe(allowed)
   })
 
-  it.each(['/./admin', '//admin', '/public/../admin', '/%61dmin', '/admin?x=1', '/admin#frag', '/Admin/../admin'])(
-    'a DENY on /admin also catches %s',
-    async (path) => {
-      expect(await decide([{ action: 'DENY', to: { paths: ['/admin'] } }], inbound(path))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
-    },
-  )
+  it.each([
+    '/./admin',
+    '//admin',
+    '/public/../admin',
+    '/%61dmin',
+    '/admin?x=1',
+    '/admin#frag',
+    '/Admin/../admin',
+    'http://payments/admin',
+    'HTTPS://payments:8443/admin?x=1',
+    'admin',
+  ])('a DENY on /admin also catches %s', async (path) => {
+    expect(await decide([{ action: 'DENY', to: { paths: ['/admin'] } }], inbound(path))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+  })
+
+  it('encodes a stray %, so that no decoded character completes a new escape on a second pass', () => {
+    expect(normalizePath('/%%32%65')).toBe('/%252e')
+    expect(normalizePath(normalizePath('/%%32%65'))).toBe('/%252e')
+    expect(normalizePath('/v1%%61d')).toBe('/v1%25ad')
+  })
 
   it('normalizes without allocating when there is nothing to do', () => {
     const path = '/orders/42/items'

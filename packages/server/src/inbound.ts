@@ -1,7 +1,17 @@
 /** The inbound stack shared by every server adapter, and what the adapters have in common. */
 import { AsyncResource } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { activeCall, buildStack, type Call, type Handler, type HeaderMap, isWeftError, type Reply, runWithCall } from '@weft/core'
+import {
+  activeCall,
+  buildStack,
+  type Call,
+  type Handler,
+  type HeaderMap,
+  isWeftError,
+  originForm,
+  type Reply,
+  runWithCall,
+} from '@weft/core'
 import { peerOf } from '@weft/mtls'
 import { type InboundContext, serverLayers } from './stack.js'
 
@@ -78,7 +88,8 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     direction: 'inbound',
     service: inbound.context.self,
     method: req.method ?? 'GET',
-    path: req.url ?? '/',
+    // origin form, whatever the client sent; under an Express mount, the whole path, not the mount's rest
+    path: originForm((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'),
     authority: req.headers.host ?? '',
     headers: req.headers as HeaderMap,
     body: req,

@@ -1,5 +1,6 @@
 /** The same scenarios against every adapter: node:http, Express and Fastify. */
 import { createServer } from 'node:http'
+import { connect } from 'node:net'
 import { createMesh, type Mesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import express from 'express'
@@ -94,8 +95,27 @@ const adapters: Adapter[] = [
   },
 ]
 
-async function started(adapter: Adapter) {
-  const mesh = await createMesh({ service: 'inventory', policy: { apiVersion: 'weft.dev/v1', services: {} } })
+/** The status code of the answer to `request`, written as is on a plain socket. */
+function rawStatus(port: number, request: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let head = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write(request))
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      head += chunk
+      const line = /^HTTP\/1\.1 (\d{3})/.exec(head)
+      if (line !== null) {
+        resolve(Number(line[1]))
+        socket.destroy()
+      }
+    })
+    socket.on('error', reject)
+    socket.on('close', () => reject(new Error(`no status line in ${JSON.stringify(head.slice(0, 80))}`)))
+  })
+}
+
+async function started(adapter: Adapter, services: Record<string, unknown> = {}) {
+  const mesh = await createMesh({ service: 'inventory', policy: { apiVersion: 'weft.dev/v1', services } })
   const seen: Seen[] = []
   const up = await adapter.start(mesh, seen)
   onTestFinished(async () => {
@@ -155,9 +175,47 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(seen.every((s) => s.service === 'inventory')).toBe(true)
   })
 
+  it.each(['http://inventory/who', 'http://inventory:80/public/../who?x=1', 'HTTP://inventory/who'])(
+    'authorizes an absolute-form request (GET %s) by its path: a DENY on /who refuses it',
+    async (target) => {
+      const { seen, up } = await started(adapter, { inventory: { authorization: [{ action: 'DENY', to: { paths: ['/who'] } }] } })
+
+      const status = await rawStatus(up.port, `GET ${target} HTTP/1.1\r\nhost: inventory\r\nconnection: close\r\n\r\n`)
+
+      expect(status).toBe(403)
+      expect(seen).toHaveLength(0)
+    },
+  )
+
   it('has no current call outside a request', async () => {
     await started(adapter)
     expect(currentCall()).toBeUndefined()
+  })
+})
+
+describe('Express adapter under a mount', () => {
+  it('authorizes by the whole path: mounted at /api, a DENY on /api/who refuses /api/who', async () => {
+    const mesh = await createMesh({
+      service: 'inventory',
+      policy: { apiVersion: 'weft.dev/v1', services: { inventory: { authorization: [{ action: 'DENY', to: { paths: ['/api/who'] } }] } } },
+    })
+    const served: string[] = []
+    const app = express()
+    app.use('/api', weftExpress(mesh), (req, res) => {
+      served.push(req.url)
+      res.send('who')
+    })
+    const up = await serve(createServer(app))
+    onTestFinished(async () => {
+      await up.close()
+      await mesh.close()
+    })
+
+    const denied = await fetch(`${up.url}/api/who`)
+    const allowed = await fetch(`${up.url}/api/other`)
+
+    expect([denied.status, allowed.status]).toEqual([403, 200])
+    expect(served).toEqual(['/other'])
   })
 })
 
