@@ -7,6 +7,7 @@
 import { isWeftError } from '@weft/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { stringify } from 'yaml'
 import { parsePolicy } from '../src/index.js'
 
 const RUNS = { numRuns: 1500, seed: 20261204 }
@@ -209,13 +210,13 @@ describe('policy documents, in any shape', () => {
     )
   })
 
-  it('get the same verdict as an object and as JSON text', () => {
+  it('get the same verdict as an object, as JSON text and as YAML text', () => {
     fc.assert(
       fc.property(document, (doc) => {
         const text = JSON.stringify(doc)
         const fromObject = verdict(JSON.parse(text))
-        const fromText = verdict(text)
-        expect(fromText === 'ok').toBe(fromObject === 'ok')
+        expect(verdict(text) === 'ok').toBe(fromObject === 'ok')
+        expect(verdict(stringify(JSON.parse(text))) === 'ok').toBe(fromObject === 'ok')
       }),
       RUNS,
     )
