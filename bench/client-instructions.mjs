@@ -6,6 +6,8 @@
 // `raw-headers` is raw undici.request sending the headers a mesh call puts on the wire (host,
 // x-weft-attempt, traceparent): what undici itself charges for them, apart from weft's own code.
 // `fetch` is undici's fetch alone, `mesh-fetch` is mesh.fetch with the default stack.
+// BENCH_CACHE_SIM=1 adds callgrind's cache simulation (about twice as slow): L1 instruction and data
+// misses per request, the cost of the code and data a request touches that instruction counts miss.
 import { execFileSync, fork } from 'node:child_process'
 import { createMesh } from '@weft/client'
 import { Agent, fetch, request } from 'undici'
@@ -17,6 +19,7 @@ import { report, startUpstream } from './lib.mjs'
 const WARM = Number(process.env.BENCH_WARM ?? 25_000)
 const N = Number(process.env.BENCH_REQUESTS ?? 9000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
+const CACHE_SIM = process.env.BENCH_CACHE_SIM === '1'
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw,raw-headers,pass-through,default,timeout,fetch,mesh-fetch').split(',')
 
 /** The headers a pass-through mesh call sends (a fresh traceparent each call, as weft makes one). */
@@ -70,15 +73,17 @@ if (process.argv[2] === 'client') {
   const rows = []
   const counts = {}
   for (const variant of VARIANTS) {
-    counts[variant] = await measured(variant, upstream.port)
+    const totals = await measured(variant, upstream.port)
+    counts[variant] = totals.Ir
     // each variant against what it wraps: mesh.fetch against undici's fetch, the rest against undici.request
     const base = variant === 'mesh-fetch' ? 'fetch' : variant === 'fetch' ? undefined : 'raw'
     const against = base === undefined || base === variant ? undefined : counts[base]
     rows.push([
       variant,
       (counts[variant] / 1000).toFixed(1),
-      against === undefined ? '—' : `${base} +${((counts[variant] - against) / 1000).toFixed(1)}k`,
+      against === undefined ? '—' : `${base} ${counts[variant] >= against ? '+' : '−'}${(Math.abs(counts[variant] - against) / 1000).toFixed(1)}k`,
       against === undefined ? '—' : `${(counts[variant] / against).toFixed(3)}×`,
+      ...(CACHE_SIM ? [Math.round(totals.I1mr), Math.round(totals.D1mr + totals.D1mw), Math.round(totals.DLmr + totals.DLmw)] : []),
     ])
     console.log(variant, counts[variant])
   }
@@ -86,7 +91,13 @@ if (process.argv[2] === 'client') {
   report(
     'client-instructions',
     'client instructions per request under callgrind (loopback)',
-    ['variant', 'k instructions/request', 'over its baseline', 'ratio'],
+    [
+      'variant',
+      'k instructions/request',
+      'over its baseline',
+      'ratio',
+      ...(CACHE_SIM ? ['L1 instruction misses/request', 'L1 data misses/request', 'last-level data misses/request'] : []),
+    ],
     rows,
     [
       `Concurrency ${CONCURRENCY}; ${WARM} warm-up requests, then ${N} measured. Instructions, not time, but not immune to load: a major collection (about 80 M instructions, every ~60 000 requests whatever the variant) landing inside the measured requests adds ~9k a request to them, and a loaded machine delays the optimising compiler; compare rows of one run. mesh-fetch is compared with undici's fetch, the rest with undici.request.`,
@@ -104,7 +115,14 @@ async function measured(variant, port) {
   const child = fork(new URL(import.meta.url), ['client', variant, String(port)], {
     stdio: 'inherit',
     execPath: 'valgrind',
-    execArgv: ['-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath],
+    execArgv: [
+      '-q',
+      '--tool=callgrind',
+      ...(CACHE_SIM ? ['--cache-sim=yes'] : []),
+      '--instr-atstart=no',
+      `--callgrind-out-file=${out}`,
+      process.execPath,
+    ],
   })
   const ask = (m) => {
     child.send(m)
@@ -118,14 +136,23 @@ async function measured(variant, port) {
   control('-i', 'off')
   child.send('exit')
   await new Promise((resolve) => child.once('exit', resolve))
-  return totalOf(out) / N
+  const totals = totalsOf(out)
+  for (const event of Object.keys(totals)) totals[event] /= N
+  return totals
 }
 
-function totalOf(file) {
-  const total = execFileSync('callgrind_annotate', [file])
-    .toString()
-    .match(/([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/)?.[1]
-  return Number(total?.replace(/,/g, ''))
+/** The PROGRAM TOTALS of a callgrind file by event (`Ir`, and with the cache simulation `I1mr`, `D1mr`, …). */
+function totalsOf(file) {
+  const lines = execFileSync('callgrind_annotate', [file]).toString().split('\n')
+  const at = lines.findIndex((l) => l.includes('PROGRAM TOTALS'))
+  const events = lines
+    .slice(0, at)
+    .reverse()
+    .find((l) => /^Ir\b/.test(l.trim()))
+    .trim()
+    .split(/\s+/)
+  const values = [...lines[at].matchAll(/([\d,]+)\s+\(100\.0%\)/g)].map((m) => Number(m[1].replace(/,/g, '')))
+  return Object.fromEntries(events.map((e, i) => [e, values[i] ?? 0]))
 }
 
 function next(child) {
