@@ -81,7 +81,9 @@ if (process.argv[2] === 'client') {
     rows.push([
       variant,
       (counts[variant] / 1000).toFixed(1),
-      against === undefined ? '—' : `${base} ${counts[variant] >= against ? '+' : '−'}${(Math.abs(counts[variant] - against) / 1000).toFixed(1)}k`,
+      against === undefined
+        ? '—'
+        : `${base} ${counts[variant] >= against ? '+' : '−'}${(Math.abs(counts[variant] - against) / 1000).toFixed(1)}k`,
       against === undefined ? '—' : `${(counts[variant] / against).toFixed(3)}×`,
       ...(CACHE_SIM ? [Math.round(totals.I1mr), Math.round(totals.D1mr + totals.D1mw), Math.round(totals.DLmr + totals.DLmw)] : []),
     ])
