@@ -6,23 +6,14 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { charsOf, nearly } from '../../../test/support/properties.js'
 import { normalizePath } from '../src/path-match.js'
 import { parseSpiffeId, spiffeIdProblem } from '../src/spiffe-id.js'
 
 const RUNS = { numRuns: 5000, seed: 20261204 }
 const ID = 'spiffe://weft.local/ns/default/sa/checkout'
 
-/** A value with a few characters changed, inserted or dropped, or any string. */
-function near(valid: string, alphabet: string): fc.Arbitrary<string> {
-  const char = fc.constantFrom(...alphabet.split(''))
-  return fc.oneof(
-    fc.string({ unit: 'binary', maxLength: 60 }),
-    fc.string({ unit: char, maxLength: 60 }),
-    fc
-      .array(fc.tuple(fc.nat({ max: valid.length }), fc.oneof(char, fc.constant('')), fc.boolean()), { minLength: 1, maxLength: 4 })
-      .map((edits) => edits.reduce((s, [at, c, insert]) => s.slice(0, at) + c + s.slice(insert ? at : at + 1), valid)),
-  )
-}
+const near = (valid: string, alphabet: string) => nearly(valid, charsOf(alphabet))
 
 describe('SPIFFE IDs, on any input', () => {
   it('never throw when checked; a valid one has only the characters the spec allows and splits back into itself', () => {
