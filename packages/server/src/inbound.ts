@@ -11,6 +11,7 @@ import {
   originForm,
   type Reply,
   runWithCall,
+  weftErrorOf,
 } from '@weft/core'
 import { peerOf } from '@weft/mtls'
 import { type InboundContext, serverLayers } from './stack.js'
@@ -180,8 +181,14 @@ export function writeError(res: ServerResponse, err: unknown): void {
   res.end(body)
 }
 
-/** The HTTP answer for a failure: status, JSON body and headers (`retry-after` when shed). */
-export function errorResponse(err: unknown): { status: number; body: string; headers: Record<string, string> } {
+/**
+ * The HTTP answer for a failure: status, JSON body and headers (`retry-after` when shed). A
+ * `WeftError` behind fetch's `TypeError('fetch failed')` counts as itself, so a handler that lets a
+ * `mesh.fetch` failure through answers as one that lets a `mesh.dispatcher` one through: 504 for a
+ * deadline, 503 for an open circuit.
+ */
+export function errorResponse(failure: unknown): { status: number; body: string; headers: Record<string, string> } {
+  const err = weftErrorOf(failure) ?? failure
   if (isWeftError(err)) {
     const headers: Record<string, string> = {}
     if (err.code === 'WEFT_OVERLOADED' || err.code === 'WEFT_CIRCUIT_OPEN')
