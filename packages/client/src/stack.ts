@@ -55,10 +55,7 @@ export const clientLayers: readonly Layer<ServiceContext>[] = [
     // the loosest route timeout of the service; the retry layer tightens it to the matched route's
     deadline({ service: ctx.service, clock: ctx.mesh.clock, timers: ctx.mesh.timers }),
   ),
-  layer('route', 'matches the route; split and fault injection act on it', (ctx) =>
-    // no routes: every call would pass through untouched, so the layer is left out (one function less a call)
-    ctx.service.routes.length === 0 ? undefined : route({ service: ctx.service, clock: ctx.mesh.clock }),
-  ),
+  layer('route', 'matches the route; split and fault injection act on it', (ctx) => route({ service: ctx.service, clock: ctx.mesh.clock })),
   layer('retry', 'each try goes back through the breaker and the balancer below', (ctx) => {
     // one try, no timeout, no hedge on any route: nothing to do (the dispatcher stamps x-weft-attempt: 1)
     if (!retriesConfigured(ctx.service)) return undefined
