@@ -54,6 +54,8 @@ export interface AuthorizationDecision {
 
 interface CompiledRule {
   readonly index: number
+  /** DENY and AUDIT rules match the loose form of paths (`loosePath`), so that they can only catch more. */
+  readonly loose: boolean
   readonly action: AuthorizationRule['action']
   readonly text: string
   readonly from: Matcher | undefined
@@ -67,11 +69,14 @@ interface CompiledRule {
 function compileRules(rules: readonly AuthorizationRule[]): CompiledRule[] {
   return rules.map((rule, index) => {
     try {
+      const action = rule.action ?? 'ALLOW'
+      const loose = action !== 'ALLOW'
       const paths = rule.to?.paths
-      const pathMatchers = paths?.map(compilePathPattern)
+      const pathMatchers = paths?.map((p) => compilePathPattern(loose ? loosePath(p) : p))
       return {
         index,
-        action: rule.action ?? 'ALLOW',
+        loose,
+        action,
         text: describeRule(rule, index),
         from: compilePatterns(rule.from),
         namespaces: compilePatterns(rule.namespaces),
@@ -94,6 +99,7 @@ export function authorization(rules: readonly AuthorizationRule[], options: Auth
   const deny = compiled.filter((r) => r.action === 'DENY')
   const allow = compiled.filter((r) => r.action === 'ALLOW')
   const audit = compiled.filter((r) => r.action === 'AUDIT')
+  const loosePaths = compiled.some((r) => r.loose && r.paths !== undefined)
   const dryRun = options.dryRun ?? AUTHORIZATION_DEFAULTS.dryRun
   const report = options.onDecision ?? defaultReport
 
@@ -103,9 +109,10 @@ export function authorization(rules: readonly AuthorizationRule[], options: Auth
     return function authorizing(call) {
       const principal = call.peer?.identity
       const path = normalizePath(call.path)
-      for (const r of audit) if (matches(r, call, principal, path)) report(decision('audit', r, call, principal))
+      const loose = loosePaths ? loosePath(path) : path
+      for (const r of audit) if (matches(r, call, principal, loose)) report(decision('audit', r, call, principal))
       for (const r of deny) {
-        if (matches(r, call, principal, path)) return refuse(call, principal, r)
+        if (matches(r, call, principal, loose)) return refuse(call, principal, r)
       }
       if (allow.length === 0) return next(call)
       for (const r of allow) if (matches(r, call, principal, path)) return next(call)
@@ -131,6 +138,16 @@ export function authorization(rules: readonly AuthorizationRule[], options: Auth
       )
     }
   }
+}
+
+/**
+ * A path as DENY and AUDIT rules compare it: lower case, without one trailing slash. Express routes
+ * `/ADMIN` and `/admin/` to `app.get('/admin')` by default (case-insensitive, non-strict routing), so
+ * a DENY written for `/admin` must catch them; ALLOW rules compare exactly, so they only let in less.
+ */
+function loosePath(path: string): string {
+  const lower = path.toLowerCase()
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower
 }
 
 function matches(r: CompiledRule, call: Call, principal: string | undefined, path: string): boolean {

@@ -166,6 +166,35 @@ describe('what a rule matches', () => {
     expect(await decide([{ action: 'DENY', to: { paths: ['/admin'] } }], inbound(path))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
   })
 
+  it.each(['/ADMIN', '/Admin', '/admin/', '/ADMIN/', '/public/../ADMIN/'])(
+    'a DENY on /admin also catches %s, which Express routes to /admin (case-insensitive, non-strict)',
+    async (path) => {
+      expect(await decide([{ action: 'DENY', to: { paths: ['/admin'] } }], inbound(path))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+    },
+  )
+
+  it('a DENY on a prefix or a template ignores case too', async () => {
+    expect(await decide([{ action: 'DENY', to: { paths: ['/admin/*'] } }], inbound('/ADMIN/users'))).toMatchObject({
+      code: 'WEFT_UNAUTHORIZED',
+    })
+    expect(await decide([{ action: 'DENY', to: { paths: ['/orders/{*}/refund'] } }], inbound('/Orders/42/REFUND/'))).toMatchObject({
+      code: 'WEFT_UNAUTHORIZED',
+    })
+  })
+
+  it('an ALLOW on /admin lets in /admin only: /ADMIN and /admin/ find no ALLOW rule', async () => {
+    const rules: AuthorizationRule[] = [{ to: { paths: ['/admin'] } }]
+    expect(await decide(rules, inbound('/admin'))).toBe(200)
+    expect(await decide(rules, inbound('/ADMIN'))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+    expect(await decide(rules, inbound('/admin/'))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+  })
+
+  it('an AUDIT on /admin reports /ADMIN/ as well', async () => {
+    const seen: AuthorizationDecision[] = []
+    expect(await decide([{ action: 'AUDIT', to: { paths: ['/admin'] } }], inbound('/ADMIN/'), (d) => seen.push(d))).toBe(200)
+    expect(seen.map((d) => d.outcome)).toEqual(['audit'])
+  })
+
   it('encodes a stray %, so that no decoded character completes a new escape on a second pass', () => {
     expect(normalizePath('/%%32%65')).toBe('/%252e')
     expect(normalizePath(normalizePath('/%%32%65'))).toBe('/%252e')

@@ -187,6 +187,16 @@ describe.each(adapters)('$name adapter', (adapter) => {
     },
   )
 
+  it.each(['/WHO', '/Who', '/who/'])('a DENY on /who also refuses %s, which Express would route to /who', async (path) => {
+    const { seen, up } = await started(adapter, { inventory: { authorization: [{ action: 'DENY', to: { paths: ['/who'] } }] } })
+
+    const res = await fetch(`${up.url}${path}`)
+
+    expect(res.status).toBe(403)
+    await res.text()
+    expect(seen).toHaveLength(0)
+  })
+
   it('has no current call outside a request', async () => {
     await started(adapter)
     expect(currentCall()).toBeUndefined()
