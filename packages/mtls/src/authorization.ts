@@ -81,7 +81,7 @@ function compileRules(rules: readonly AuthorizationRule[]): CompiledRule[] {
         from: compilePatterns(rule.from),
         namespaces: compilePatterns(rule.namespaces),
         paths: pathMatchers === undefined ? undefined : (p: string) => pathMatchers.some((m) => m(p)),
-        methods: rule.to?.methods === undefined ? undefined : new Set(rule.to.methods.map((m) => m.toUpperCase())),
+        methods: rule.to?.methods === undefined ? undefined : methodSet(rule.to.methods, loose),
         headers: Object.entries(rule.when?.headers ?? {}).map(([name, match]) => [name.toLowerCase(), compileStringMatch(match)] as const),
       }
     } catch (err) {
@@ -138,6 +138,16 @@ export function authorization(rules: readonly AuthorizationRule[], options: Auth
       )
     }
   }
+}
+
+/**
+ * A rule's methods, upper case. For DENY and AUDIT rules GET brings HEAD: Express and Fastify answer
+ * a HEAD with the GET route's handler, so a DENY on GET must refuse the HEAD that runs it too.
+ */
+function methodSet(methods: readonly string[], loose: boolean): ReadonlySet<string> {
+  const set = new Set(methods.map((m) => m.toUpperCase()))
+  if (loose && set.has('GET')) set.add('HEAD')
+  return set
 }
 
 /**

@@ -182,6 +182,14 @@ describe('what a rule matches', () => {
     })
   })
 
+  it('a DENY on GET also refuses HEAD, which Express and Fastify answer with the GET handler; an ALLOW on GET does not let HEAD in', async () => {
+    const deny: AuthorizationRule[] = [{ action: 'DENY', to: { methods: ['GET'], paths: ['/admin'] } }]
+    const allow: AuthorizationRule[] = [{ to: { methods: ['GET'] } }]
+    expect(await decide(deny, inbound('/admin', { method: 'HEAD' }))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+    expect(await decide(deny, inbound('/admin', { method: 'POST' }))).toBe(200)
+    expect(await decide(allow, inbound('/admin', { method: 'HEAD' }))).toMatchObject({ code: 'WEFT_UNAUTHORIZED' })
+  })
+
   it('an ALLOW on /admin lets in /admin only: /ADMIN and /admin/ find no ALLOW rule', async () => {
     const rules: AuthorizationRule[] = [{ to: { paths: ['/admin'] } }]
     expect(await decide(rules, inbound('/admin'))).toBe(200)

@@ -197,6 +197,17 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(seen).toHaveLength(0)
   })
 
+  it('a DENY on GET /who also refuses HEAD /who, which Express and Fastify would answer with the GET handler', async () => {
+    const { seen, up } = await started(adapter, {
+      inventory: { authorization: [{ action: 'DENY', to: { methods: ['GET'], paths: ['/who'] } }] },
+    })
+
+    const res = await fetch(`${up.url}/who`, { method: 'HEAD' })
+
+    expect(res.status).toBe(403)
+    expect(seen).toHaveLength(0)
+  })
+
   it('has no current call outside a request', async () => {
     await started(adapter)
     expect(currentCall()).toBeUndefined()
