@@ -1,6 +1,6 @@
 /** Real servers on loopback for tests: start one, see what it received, close it. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 
 export interface SeenRequest {
   method: string
@@ -68,4 +68,23 @@ export function policyFor(
     out[name] = { endpoints: (Array.isArray(ups) ? ups : [ups]).map((u) => ({ address: u.address })), ...extra[name] }
   }
   return { apiVersion: 'weft.dev/v1', services: out }
+}
+
+/**
+ * Sends `method target HTTP/1.1` on a fresh socket exactly as written (no client normalizes the
+ * target), and answers the response's status code; 0 when the server closed without answering.
+ */
+export function rawStatus(port: number, method: string, target: string, host = 'inventory'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let head = ''
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`${method} ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`),
+    )
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      head += chunk
+    })
+    socket.on('error', reject)
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)))
+  })
 }

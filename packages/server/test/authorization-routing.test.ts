@@ -6,12 +6,12 @@
  * repeats.
  */
 import { createServer, type Server } from 'node:http'
-import { connect } from 'node:net'
 import { createMesh, type Mesh } from '@weft/client'
 import express from 'express'
 import fc from 'fast-check'
 import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawStatus } from '../../../test/support/servers.js'
 import { weftExpress, weftFastify } from '../src/index.js'
 
 /** `admin`, each letter in either case or, now and then, percent-encoded (upper- or lower-case hex). */
@@ -38,22 +38,6 @@ const target = fc
     method: fc.constantFrom('GET', 'HEAD'),
   })
   .map(({ origin, before, name, after, method }) => ({ method, target: `${origin}${before}${name}${after}` }))
-
-/** Sends one request as written on a fresh socket; answers the status code (0 when the server just closed). */
-function send(port: number, method: string, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let head = ''
-    const socket = connect(port, '127.0.0.1', () =>
-      socket.write(`${method} ${path} HTTP/1.1\r\nhost: inventory\r\nconnection: close\r\n\r\n`),
-    )
-    socket.setEncoding('latin1')
-    socket.on('data', (chunk: string) => {
-      head += chunk
-    })
-    socket.on('error', reject)
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)))
-  })
-}
 
 interface App {
   port: number
@@ -112,7 +96,7 @@ describe('a DENY on GET /admin', () => {
     await fc.assert(
       fc.asyncProperty(target, async ({ method, target: path }) => {
         const before = app.ran()
-        const status = await send(app.port, method, path)
+        const status = await rawStatus(app.port, method, path)
         expect(app.ran()).toBe(before)
         expect(status).not.toBe(200)
       }),
@@ -122,7 +106,7 @@ describe('a DENY on GET /admin', () => {
 
   it.each(FRAMEWORKS)('is tested with spellings %s itself routes to the handler: without the rule, many run it', async (name) => {
     const app = open[name] as App
-    for (const { method, target: path } of fc.sample(target, RUNS)) await send(app.port, method, path)
+    for (const { method, target: path } of fc.sample(target, RUNS)) await rawStatus(app.port, method, path)
     // the generated spellings are not all noise: some reach app.get('/admin') (Express, routing
     // case-insensitively and without strict slashes, takes far more of them than Fastify)
     expect(app.ran()).toBeGreaterThanOrEqual(5)

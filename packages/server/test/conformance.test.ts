@@ -1,12 +1,11 @@
 /** The same scenarios against every adapter: node:http, Express and Fastify. */
 import { createServer } from 'node:http'
-import { connect } from 'node:net'
 import { createMesh, type Mesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import express from 'express'
 import Fastify from 'fastify'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { serve, type Upstream } from '../../../test/support/servers.js'
+import { rawStatus, serve, type Upstream } from '../../../test/support/servers.js'
 import { weftExpress, weftFastify, weftHandler } from '../src/index.js'
 
 type Seen = { service?: string | undefined; remaining?: number; traceId?: string | undefined; body?: unknown }
@@ -95,25 +94,6 @@ const adapters: Adapter[] = [
   },
 ]
 
-/** The status code of the answer to `request`, written as is on a plain socket. */
-function rawStatus(port: number, request: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let head = ''
-    const socket = connect(port, '127.0.0.1', () => socket.write(request))
-    socket.setEncoding('latin1')
-    socket.on('data', (chunk: string) => {
-      head += chunk
-      const line = /^HTTP\/1\.1 (\d{3})/.exec(head)
-      if (line !== null) {
-        resolve(Number(line[1]))
-        socket.destroy()
-      }
-    })
-    socket.on('error', reject)
-    socket.on('close', () => reject(new Error(`no status line in ${JSON.stringify(head.slice(0, 80))}`)))
-  })
-}
-
 async function started(adapter: Adapter, services: Record<string, unknown> = {}) {
   const mesh = await createMesh({ service: 'inventory', policy: { apiVersion: 'weft.dev/v1', services } })
   const seen: Seen[] = []
@@ -180,7 +160,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
     async (target) => {
       const { seen, up } = await started(adapter, { inventory: { authorization: [{ action: 'DENY', to: { paths: ['/who'] } }] } })
 
-      const status = await rawStatus(up.port, `GET ${target} HTTP/1.1\r\nhost: inventory\r\nconnection: close\r\n\r\n`)
+      const status = await rawStatus(up.port, 'GET', target)
 
       expect(status).toBe(403)
       expect(seen).toHaveLength(0)
