@@ -8,6 +8,7 @@ import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { clientLayers } from '@weft/client'
 import { AbortScope, buildStack, createTimerQueue, systemClock } from '@weft/core'
+import { testCall } from '@weft/core/testing'
 import { createEndpointSource } from '@weft/discovery'
 import { createMeshMetrics } from '@weft/metrics'
 import { parsePolicy } from '@weft/policy'
@@ -42,32 +43,14 @@ function stackOf(service, k = clientLayers.length) {
 }
 
 /** A call as the dispatcher makes one: every field, the exchange as its scope, the host header. */
-function dispatcherCall() {
-  return {
-    direction: 'outbound',
+const dispatcherCall = () =>
+  testCall({
     service: 'upstream',
-    method: 'GET',
-    path: '/',
     authority: 'upstream',
     headers: { host: 'upstream', 'x-weft-attempt': '1' },
-    body: null,
-    replayable: true,
-    signal: undefined,
     scope: new AbortScope(),
-    deadline: undefined,
-    attempt: 1,
-    route: undefined,
-    subset: undefined,
-    endpoint: undefined,
-    tried: [],
-    trace: undefined,
-    peer: undefined,
     startedAt: clock.monotonic(),
-    record: undefined,
-    span: undefined,
-    native: undefined,
-  }
-}
+  })
 
 /** ns per call of `handler` with IN_FLIGHT calls in flight; the scope ends when the call does, as the exchange's would. */
 async function nsPerCall(handler) {
