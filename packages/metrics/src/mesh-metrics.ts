@@ -90,21 +90,17 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     tap: new Tap(),
     clock,
     store,
-    observeEndpoints(source) {
-      store.endpointSources.add(source)
-      return () => store.endpointSources.delete(source)
-    },
-    observeCircuits(source) {
-      store.circuitSources.add(source)
-      return () => store.circuitSources.delete(source)
-    },
-    observeInboundDeadlines(source) {
-      store.deadlineSources.add(source)
-      return () => store.deadlineSources.delete(source)
-    },
-    observeConnections(source) {
-      store.connectionSources.add(source)
-      return () => store.connectionSources.delete(source)
-    },
+    observeEndpoints: observer(store.endpointSources),
+    observeCircuits: observer(store.circuitSources),
+    observeInboundDeadlines: observer(store.deadlineSources),
+    observeConnections: observer(store.connectionSources),
+  }
+}
+
+/** `observe(source)` over one of the store's source sets: adds the source, answers its remover. */
+function observer<T>(sources: Set<T>): (source: T) => () => void {
+  return (source) => {
+    sources.add(source)
+    return () => sources.delete(source)
   }
 }
