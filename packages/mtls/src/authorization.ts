@@ -54,8 +54,6 @@ export interface AuthorizationDecision {
 
 interface CompiledRule {
   readonly index: number
-  /** DENY and AUDIT rules match the loose form of paths (`loosePath`), so that they can only catch more. */
-  readonly loose: boolean
   readonly action: AuthorizationRule['action']
   readonly text: string
   readonly from: Matcher | undefined
@@ -70,12 +68,12 @@ function compileRules(rules: readonly AuthorizationRule[]): CompiledRule[] {
   return rules.map((rule, index) => {
     try {
       const action = rule.action ?? 'ALLOW'
+      // DENY and AUDIT rules match the loose form of paths and methods, so that they can only catch more
       const loose = action !== 'ALLOW'
       const paths = rule.to?.paths
       const pathMatchers = paths?.map((p) => compilePathPattern(loose ? loosePath(p) : p))
       return {
         index,
-        loose,
         action,
         text: describeRule(rule, index),
         from: compilePatterns(rule.from),
@@ -99,7 +97,8 @@ export function authorization(rules: readonly AuthorizationRule[], options: Auth
   const deny = compiled.filter((r) => r.action === 'DENY')
   const allow = compiled.filter((r) => r.action === 'ALLOW')
   const audit = compiled.filter((r) => r.action === 'AUDIT')
-  const loosePaths = compiled.some((r) => r.loose && r.paths !== undefined)
+  // the loose path is worked out per call only when some DENY or AUDIT rule reads a path
+  const loosePaths = [...deny, ...audit].some((r) => r.paths !== undefined)
   const dryRun = options.dryRun ?? AUTHORIZATION_DEFAULTS.dryRun
   const report = options.onDecision ?? defaultReport
 
