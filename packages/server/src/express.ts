@@ -13,7 +13,8 @@ export function weftExpress(mesh: InboundMesh): (req: IncomingMessage, res: Serv
     }
     const inbound = mesh.inbound
     const exchange = new AppExchange(req, res, () => next())
-    inbound.handler(inboundCall(inbound, req, exchange)).then(
+    // the whole path (originalUrl), not what is left of it under a mount: the rules are written for the whole
+    inbound.handler(inboundCall(inbound, req, exchange, (req as IncomingMessage & { originalUrl?: string }).originalUrl)).then(
       (reply) => {
         if (!exchange.served) writeReply(res, reply)
       },

@@ -7,7 +7,6 @@ import {
   type Call,
   type Handler,
   type HeaderMap,
-  isWeftError,
   originForm,
   type Reply,
   runWithCall,
@@ -77,9 +76,10 @@ const NO_HEADERS: HeaderMap = Object.freeze(Object.create(null))
 /**
  * The inbound call for a request. Its signal fires when the client goes away before the response
  * is finished (a caller's deadline or cancel reaches the handler as an abort); the deadline layer
- * links its own timer to it.
+ * links its own timer to it. `target` is the request target as the application routes on it
+ * (default `req.url`).
  */
-export function inboundCall(inbound: Inbound, req: IncomingMessage, native: NativeExchange): Call {
+export function inboundCall(inbound: Inbound, req: IncomingMessage, native: NativeExchange, target = req.url ?? '/'): Call {
   const ac = new AbortController()
   const res = native.res
   res.once('close', () => {
@@ -89,8 +89,8 @@ export function inboundCall(inbound: Inbound, req: IncomingMessage, native: Nati
     direction: 'inbound',
     service: inbound.context.self,
     method: req.method ?? 'GET',
-    // origin form, whatever the client sent; under an Express mount, the whole path, not the mount's rest
-    path: originForm((req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'),
+    // origin form, whatever form of target the client sent
+    path: originForm(target),
     authority: req.headers.host ?? '',
     headers: req.headers as HeaderMap,
     body: req,
@@ -188,8 +188,8 @@ export function writeError(res: ServerResponse, err: unknown): void {
  * deadline, 503 for an open circuit.
  */
 export function errorResponse(failure: unknown): { status: number; body: string; headers: Record<string, string> } {
-  const err = weftErrorOf(failure) ?? failure
-  if (isWeftError(err)) {
+  const err = weftErrorOf(failure)
+  if (err !== undefined) {
     const headers: Record<string, string> = {}
     if (err.code === 'WEFT_OVERLOADED' || err.code === 'WEFT_CIRCUIT_OPEN')
       headers['retry-after'] = String(err.details.retryAfterSeconds ?? 1)
