@@ -5,7 +5,7 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import { type Clock, type Duration, parseDuration, systemClock, WeftError } from '@weft/core'
+import { type Clock, type Duration, findCause, parseDuration, systemClock, WeftError } from '@weft/core'
 import { describeCertificate } from '@weft/mtls'
 import type { Policy } from '@weft/policy'
 import { type Backoff, createBackoff } from './backoff.js'
@@ -576,10 +576,9 @@ function controlPlaneIdFromBundle(ca: string): string | undefined {
 
 /** The first string `code` along an error's causes (a socket's or OpenSSL's, under weft's own wrapping); weft's own codes are not it. */
 function systemCode(err: unknown): string | undefined {
-  let e = err as { code?: unknown; cause?: unknown } | undefined
-  for (let depth = 0; depth < 4 && e !== undefined && e !== null; depth++) {
-    if (typeof e.code === 'string' && !e.code.startsWith('WEFT_')) return e.code
-    e = e.cause as typeof e
+  const isSystem = (e: unknown): e is { code: string } => {
+    const code = (e as { code?: unknown }).code
+    return typeof code === 'string' && !code.startsWith('WEFT_')
   }
-  return undefined
+  return findCause(err, isSystem)?.code
 }

@@ -111,8 +111,15 @@ export function isWeftError(err: unknown): err is WeftError {
  * (fetch wraps failures as `TypeError('fetch failed', { cause })`). `undefined` when there is none.
  */
 export function weftErrorOf(err: unknown): WeftError | undefined {
+  return findCause(err, isWeftError)
+}
+
+/** The first of an error and its `cause` chain (16 deep at most) that `test` accepts; `undefined` when none does. */
+export function findCause<T>(err: unknown, test: (e: unknown) => e is T): T | undefined
+export function findCause(err: unknown, test: (e: unknown) => boolean): unknown
+export function findCause(err: unknown, test: (e: unknown) => boolean): unknown {
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
-    if (isWeftError(e)) return e
+    if (test(e)) return e
     e = (e as { cause?: unknown }).cause
   }
   return undefined

@@ -27,7 +27,7 @@ export { Deadline, earliest } from './deadline.js'
 export type { Duration } from './duration.js'
 export { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js'
 export type { WeftErrorCode, WeftErrorOptions } from './errors.js'
-export { ERROR_CODES, isWeftError, WeftError, warnAside, weftErrorOf } from './errors.js'
+export { ERROR_CODES, findCause, isWeftError, WeftError, warnAside, weftErrorOf } from './errors.js'
 export type { Fate } from './fate.js'
 export { errorFate, FATES, replyFate } from './fate.js'
 export {
