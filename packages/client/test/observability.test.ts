@@ -1,9 +1,9 @@
-import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { listen, policyFor } from '../../../test/support/servers.js'
+import { listen, policyFor, serve } from '../../../test/support/servers.js'
 import { createMesh } from '../src/index.js'
 
 async function meshWithTraffic(registry?: Registry) {
@@ -75,19 +75,24 @@ async function sample(registry: Registry, series: string): Promise<number> {
 }
 
 /** A server from `mesh.createServer`, listening on loopback; answers its port. */
-async function listening(server: import('node:http').Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return (server.address() as AddressInfo).port
+async function listening(server: Server): Promise<number> {
+  const up = await serve(server)
+  onTestFinished(() => up.close())
+  return up.port
+}
+
+/** A mesh serving `ok` from mesh.createServer, and a sample of `series` in its registry before any request. */
+async function servingMesh(series: string) {
+  const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+  onTestFinished(() => mesh.close())
+  const port = await listening(mesh.createServer((_req, res) => res.end('ok')))
+  return { mesh, port, before: await sample(mesh.registry, series) }
 }
 
 describe('inbound deadlines and connections in the registry', () => {
   it('an invalid x-weft-timeout a caller sent is counted in weft_deadline_headers_invalid_total', async () => {
-    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
-    onTestFinished(() => mesh.close())
-    const port = await listening(mesh.createServer((_req, res) => res.end('ok')))
     const series = 'weft_deadline_headers_invalid_total{header="x-weft-timeout"}'
-    const before = await sample(mesh.registry, series)
+    const { mesh, port, before } = await servingMesh(series)
 
     const res = await request(`http://127.0.0.1:${port}/`, { headers: { 'x-weft-timeout': '1e3' } })
 
@@ -96,11 +101,8 @@ describe('inbound deadlines and connections in the registry', () => {
   })
 
   it('a request that arrives with no time left is counted as shed in weft_inbound_deadlines_total', async () => {
-    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
-    onTestFinished(() => mesh.close())
-    const port = await listening(mesh.createServer((_req, res) => res.end('ok')))
     const series = 'weft_inbound_deadlines_total{outcome="shed"}'
-    const before = await sample(mesh.registry, series)
+    const { mesh, port, before } = await servingMesh(series)
 
     const res = await request(`http://127.0.0.1:${port}/`, { headers: { 'x-weft-timeout': '0' } })
     await res.body.dump()

@@ -5,13 +5,13 @@
  * would run the handler. A property test on raw sockets against real apps, seeded so a failure
  * repeats.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import { createMesh, type Mesh } from '@weft/client'
 import express from 'express'
 import fc from 'fast-check'
 import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rawStatus } from '../../../test/support/servers.js'
+import { rawStatus, serve } from '../../../test/support/servers.js'
 import { weftExpress, weftFastify } from '../src/index.js'
 
 /** `admin`, each letter in either case or, now and then, percent-encoded (upper- or lower-case hex). */
@@ -59,10 +59,8 @@ async function start(framework: 'Express' | 'Fastify', rules: unknown[]): Promis
       ran++
       res.send('admin')
     })
-    const server: Server = createServer(app)
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const close = () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => mesh.close())
-    return { mesh, port: (server.address() as { port: number }).port, ran: () => ran, close }
+    const up = await serve(createServer(app))
+    return { mesh, port: up.port, ran: () => ran, close: () => up.close().then(() => mesh.close()) }
   }
   const f = Fastify()
   await f.register(weftFastify, { mesh })
