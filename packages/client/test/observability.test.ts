@@ -74,6 +74,15 @@ async function sample(registry: Registry, series: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(series.length + 1))
 }
 
+/** Writes a plaintext request on a fresh socket to `port` and waits until the server closes it. */
+function sendUntilClosed(port: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'))
+    socket.on('close', () => resolve())
+    socket.on('error', () => {})
+  })
+}
+
 /** A server from `mesh.createServer`, listening on loopback; answers its port. */
 async function listening(server: Server): Promise<number> {
   const up = await serve(server)
@@ -133,11 +142,7 @@ describe('inbound deadlines and connections in the registry', () => {
     const strict = await listening(mesh.createServer((_req, res) => res.end('never'), { mode: 'STRICT' }))
 
     await (await request(`http://127.0.0.1:${open}/`)).body.dump()
-    await new Promise<void>((resolve) => {
-      const socket = connect(strict, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'))
-      socket.on('close', () => resolve())
-      socket.on('error', () => {})
-    })
+    await sendUntilClosed(strict)
 
     expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="plaintext"}')).toBe(1)
     expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="mtls"}')).toBe(0)
