@@ -18,6 +18,7 @@ import {
   type MeshServerStats,
   type MtlsMode,
   meshServerStats,
+  type RefusalReason,
   type RequestListener,
   serverTlsOptions,
 } from '@weft/mtls'
@@ -39,7 +40,10 @@ const PLAINTEXT: Pool.Options = {}
 
 /** One mesh's mTLS state; the per-endpoint choices are built once per policy version. */
 export class MeshTls {
-  readonly #servers: MeshServerStats[] = []
+  /** The counts of each server `createServer` made, from its creation until it closes. */
+  readonly #open = new Set<MeshServerStats>()
+  /** What the closed servers counted, as one running total: nothing of theirs is kept but their numbers. */
+  readonly #closed: MeshServerStats = { mtls: 0, tls: 0, plaintext: 0, refused: { plaintext: 0, handshake: 0, certificate: 0, timeout: 0 } }
   readonly #source: IdentitySource | undefined
   readonly #owned: boolean
   #services = new Map<string, Map<string, PoolChoice>>()
@@ -96,15 +100,27 @@ export class MeshTls {
   /** `mesh.createServer`: a node server for this service's own mode, read per connection. */
   createServer(listener: RequestListener, modeOf: () => MtlsMode): Server {
     const server = createMeshServer(listener, { identity: this.#source, mode: modeOf })
-    // the counts outlive the server, so the connection counters never go back when one closes
     const counts = meshServerStats(server)
-    if (counts !== undefined) this.#servers.push(counts)
+    if (counts === undefined) return server
+    this.#open.add(counts)
+    // a closed server's counts move into the running total, so the connection counters never go
+    // back and a process that makes servers without end keeps one total, not an entry per server
+    server.on('close', () => {
+      if (this.#open.delete(counts)) addCounts(this.#closed, counts, 1)
+    })
+    // a server that listens again takes its counts back out of the total to go on from them: the sum is unchanged
+    server.on('listening', () => {
+      if (this.#open.has(counts)) return
+      addCounts(this.#closed, counts, -1)
+      this.#open.add(counts)
+    })
     return server
   }
 
-  /** What every server `createServer` made accepted and refused, for the connection metrics. */
-  servers(): readonly MeshServerStats[] {
-    return this.#servers
+  /** For the connection metrics, what the servers `createServer` made accepted and refused: the closed ones' total, then each open one. */
+  *servers(): Iterable<MeshServerStats> {
+    yield this.#closed
+    yield* this.#open
   }
 
   /** `mesh.serverOptions()`: STRICT TLS options for a server built by hand. */
@@ -119,6 +135,14 @@ export class MeshTls {
   close(): void {
     if (this.#owned) this.#source?.close()
   }
+}
+
+/** Adds `counts` into `total` (`sign` 1), or takes them out of it (`sign` -1). */
+function addCounts(total: MeshServerStats, counts: MeshServerStats, sign: 1 | -1): void {
+  total.mtls += sign * counts.mtls
+  total.tls += sign * counts.tls
+  total.plaintext += sign * counts.plaintext
+  for (const reason of Object.keys(counts.refused) as RefusalReason[]) total.refused[reason] += sign * counts.refused[reason]
 }
 
 function findService(policy: Policy, name: string) {

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { Registry } from 'prom-client'
@@ -5,6 +6,7 @@ import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { listen, policyFor, serve } from '../../../test/support/servers.js'
 import { createMesh } from '../src/index.js'
+import { MeshTls } from '../src/mtls.js'
 
 async function meshWithTraffic(registry?: Registry) {
   const payments = await listen((req, res) => {
@@ -147,6 +149,60 @@ describe('inbound deadlines and connections in the registry', () => {
     expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="plaintext"}')).toBe(1)
     expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="mtls"}')).toBe(0)
     expect(await sample(mesh.registry, 'weft_inbound_connections_refused_total{reason="plaintext"}')).toBe(1)
+  })
+})
+
+describe('connection counts of servers that close', () => {
+  it('closing a mesh server keeps its connections in the totals', async () => {
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+    const open = await serve(mesh.createServer((_req, res) => res.end('ok')))
+    const strict = await serve(mesh.createServer((_req, res) => res.end('never'), { mode: 'STRICT' }))
+    await (await request(`${open.url}/`)).body.dump()
+    await sendUntilClosed(strict.port)
+
+    await Promise.all([open.close(), strict.close()])
+
+    expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="plaintext"}')).toBe(1)
+    expect(await sample(mesh.registry, 'weft_inbound_connections_refused_total{reason="plaintext"}')).toBe(1)
+  })
+
+  it('a mesh server that closes and listens again counts its earlier connections once', async () => {
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({}) })
+    onTestFinished(() => mesh.close())
+    const server = mesh.createServer((_req, res) => res.end('ok'))
+    const first = await serve(server)
+    await (await request(`${first.url}/`)).body.dump()
+    await first.close()
+
+    const again = await serve(server)
+    onTestFinished(() => again.close())
+    await (await request(`${again.url}/`)).body.dump()
+
+    expect(await sample(mesh.registry, 'weft_inbound_connections_total{security="plaintext"}')).toBe(2)
+  })
+
+  it('a mesh that made and closed 1000 servers holds no per-server counts', async () => {
+    const tls = await MeshTls.create(undefined)
+
+    for (let i = 0; i < 1000; i++) {
+      const up = await serve(
+        tls.createServer(
+          (_req, res) => res.end('ok'),
+          () => 'PERMISSIVE',
+        ),
+      )
+      const accepted = once(up.server, 'connection')
+      const socket = connect(up.port, '127.0.0.1').on('error', () => {})
+      await accepted
+      socket.destroy()
+      await up.close()
+    }
+
+    // all that is left of them is one running total, which still has every connection
+    expect([...tls.servers()]).toEqual([
+      { mtls: 0, tls: 0, plaintext: 1000, refused: { plaintext: 0, handshake: 0, certificate: 0, timeout: 0 } },
+    ])
   })
 })
 
