@@ -23,6 +23,19 @@ import {
 } from './protocol.js'
 import { validateDocument } from './validate.js'
 
+/**
+ * Keeps the process alive until `start` settles. The clock's timers are unref'd (a running mesh must
+ * not hold a process open), so between two failed polls nothing else may be: a script whose first
+ * line is `await createMesh(…)` would exit with its await unsettled instead of hearing
+ * WEFT_POLICY_UNAVAILABLE at startTimeout.
+ */
+function holdOpen<T>(start: Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 2 ** 31 - 1)
+  const release = () => clearInterval(hold)
+  start.then(release, release)
+  return start
+}
+
 export interface AgentLogger {
   warn(message: string, details?: Readonly<Record<string, unknown>>): void
   info?(message: string, details?: Readonly<Record<string, unknown>>): void
@@ -258,9 +271,9 @@ class PolicyAgent implements Agent {
         this.#startTimer = this.#s.clock.setTimer(() => this.#startTimedOut(), this.#s.startTimeout)
         this.#loop = this.#run()
       })
-      if (this.#keeper === undefined) return policy
+      if (this.#keeper === undefined) return holdOpen(policy)
       const certificate = this.#certificateReady(this.#keeper)
-      return Promise.all([policy, certificate]).then(([p]) => p)
+      return holdOpen(Promise.all([policy, certificate]).then(([p]) => p))
     })()
     return this.#starting
   }

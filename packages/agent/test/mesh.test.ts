@@ -2,8 +2,11 @@
  * The agent inside a mesh: createMesh({ policy: { source, cache } }) against a real control plane, real
  * upstreams and real undici on loopback.
  */
+import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { createMesh } from '@weft/client'
 import { createControlPlane } from '@weft/control-plane'
 import { createTrustAnchor } from '@weft/mtls'
@@ -138,6 +141,24 @@ describe('a mesh that follows a control plane', () => {
     await expect(createMesh({ service: 'checkout', policy: { source: dead.url, startTimeout: '300ms' } })).rejects.toMatchObject({
       code: 'WEFT_POLICY_UNAVAILABLE',
     })
+  })
+
+  it('a script that only awaits createMesh, with nothing answering, hears WEFT_POLICY_UNAVAILABLE rather than exiting unsettled', async () => {
+    const dead = await listen()
+    await dead.close()
+    // a fresh process with the built packages, and nothing else to keep it alive while the agent backs off
+    const script = `
+      import { createMesh } from '@weft/client'
+      try {
+        await createMesh({ service: 'checkout', policy: { source: '${dead.url}', startTimeout: '300ms' } })
+      } catch (err) {
+        console.log(err.code)
+      }`
+    const run = promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+    })
+
+    await expect(run).resolves.toMatchObject({ stdout: 'WEFT_POLICY_UNAVAILABLE\n' })
   })
 
   it('with an https control plane and identity: { dir }, the mesh gets its first certificate with a bootstrap token', async () => {
