@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { routeRows, runRoutes } from '../src/commands/routes.js'
 import { createProgram } from '../src/index.js'
 import { parseSamples } from '../src/prom-text.js'
@@ -21,6 +21,19 @@ describe('weft routes', () => {
     const [header, row] = (lines[0] as string).split('\n')
     expect(header).toMatch(/^ROUTE\s+SERVICE\s+DIR\s+SUCCESS\s+RPS\s+P50\s+P95\s+P99\s+ACTUAL_SUCCESS\s+ACTUAL_RPS/)
     expect(row).toMatch(/^charge\s+payments\s+out\s+80\.00%\s+\S+rps\s+\S+\s+\S+\s+\S+\s+66\.67%/)
+  })
+
+  it('`weft routes <admin-url> -o wide`, as the docs write it, adds the actual columns', async () => {
+    const meter = createMeshMetrics()
+    await scriptedRun(meter)
+    const admin = await adminFor(meter)
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((text: string) => lines.push(text))
+    onTestFinished(() => spy.mockRestore())
+
+    await createProgram().exitOverride().parseAsync(['node', 'weft', 'routes', admin.url, '-o', 'wide'])
+
+    expect(lines[0]).toMatch(/^ROUTE\s+SERVICE\s+DIR\s+SUCCESS\s+RPS\s+P50\s+P95\s+P99\s+ACTUAL_SUCCESS\s+ACTUAL_RPS/)
   })
 
   it('gives the same figures as JSON', async () => {

@@ -7,6 +7,8 @@ import { ms, percent, rate, table } from '../table.js'
 export interface RoutesFlags {
   json?: boolean
   wide?: boolean
+  /** `-o wide`, as in `kubectl get` and `linkerd viz routes`: the same as `--wide`. */
+  output?: string
   /** Measure over this many seconds between two scrapes; `0` (the default) counts since weft started. */
   window?: string
   service?: string
@@ -46,7 +48,8 @@ export function registerRoutes(program: Command): void {
     .option('--window <seconds>', 'measure between two scrapes this many seconds apart; 0 counts since weft started', '0')
     .option('--service <name>', 'only this service')
     .option('--direction <direction>', 'only outbound or only inbound calls')
-    .option('-o, --wide', 'add the actual (per try) success rate, rate and latency')
+    .option('-o, --output <format>', 'wide: add the actual (per try) success rate, rate and latency')
+    .option('--wide', 'the same as -o wide')
     .option('--json', 'print JSON instead of a table')
     .action(async (url: string, flags: RoutesFlags) => {
       process.exitCode = await runRoutes(url, flags)
@@ -56,6 +59,8 @@ export function registerRoutes(program: Command): void {
 /** Prints the routes table (or JSON); resolves to the exit code. */
 export async function runRoutes(url: string, flags: RoutesFlags, out: (text: string) => void = console.log): Promise<number> {
   const base = adminUrl(url)
+  if (flags.output !== undefined && flags.output !== 'wide') throw new Error(`-o takes wide, got ${flags.output}`)
+  const wide = flags.wide === true || flags.output === 'wide'
   const window = Number(flags.window ?? '0')
   if (!Number.isFinite(window) || window < 0) throw new Error(`--window must be a number of seconds ≥ 0, got ${flags.window}`)
   let before: Sample[] | undefined
@@ -77,7 +82,7 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
     return 0
   }
   const header = ['ROUTE', 'SERVICE', 'DIR', 'SUCCESS', 'RPS', 'P50', 'P95', 'P99']
-  if (flags.wide) header.push('ACTUAL_SUCCESS', 'ACTUAL_RPS', 'ACTUAL_P50', 'ACTUAL_P95', 'ACTUAL_P99')
+  if (wide) header.push('ACTUAL_SUCCESS', 'ACTUAL_RPS', 'ACTUAL_P50', 'ACTUAL_P95', 'ACTUAL_P99')
   out(
     table(
       header,
@@ -92,7 +97,7 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
           ms(r.p95),
           ms(r.p99),
         ]
-        if (flags.wide) cells.push(percent(r.actualSuccess), rate(r.actualRps), ms(r.actualP50), ms(r.actualP95), ms(r.actualP99))
+        if (wide) cells.push(percent(r.actualSuccess), rate(r.actualRps), ms(r.actualP50), ms(r.actualP95), ms(r.actualP99))
         return cells
       }),
     ),
