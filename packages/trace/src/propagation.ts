@@ -1,5 +1,5 @@
 /** Reads a call's trace context from its headers and writes one onto an outbound call's headers. */
-import { copyHeaders, type HeaderMap } from '@weft/core'
+import { copyHeaders, type HeaderMap, WeftError } from '@weft/core'
 import {
   B3_FLAGS,
   B3_HEADER,
@@ -37,7 +37,7 @@ export function propagatorBits(propagators: readonly Propagator[] | undefined): 
   for (const p of propagators ?? []) {
     if (p === 'b3') bits |= B3_SINGLE
     else if (p === 'b3multi') bits |= B3_MULTI
-    else throw new TypeError(`unknown propagator ${JSON.stringify(p)}: use 'b3' or 'b3multi'`)
+    else throw new WeftError('WEFT_INVALID_ARGUMENT', `unknown propagator ${JSON.stringify(p)}: use 'b3' or 'b3multi'`)
   }
   return bits
 }

@@ -102,8 +102,10 @@ describe('B3', () => {
     expect(seen[0]).toMatchObject({ b3: `${TRACE}-${spanId}-1`, 'x-b3-traceid': TRACE, 'x-b3-spanid': spanId, 'x-b3-sampled': '1' })
   })
 
-  it('an unknown propagator is refused when the layer is made', () => {
-    expect(() => trace({ propagators: ['jaeger' as 'b3'] })).toThrow(/unknown propagator "jaeger"/)
+  it('an unknown propagator is refused with WEFT_INVALID_ARGUMENT when the layer is made', () => {
+    expect(() => trace({ propagators: ['jaeger' as 'b3'] })).toThrow(
+      expect.objectContaining({ code: 'WEFT_INVALID_ARGUMENT', message: expect.stringMatching(/unknown propagator "jaeger"/) }),
+    )
   })
 })
 
