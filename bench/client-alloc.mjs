@@ -9,9 +9,8 @@
 import { fork } from 'node:child_process'
 import { Session } from 'node:inspector/promises'
 import { fileURLToPath } from 'node:url'
-import { createMesh } from '@weft/client'
-import { Agent, request } from 'undici'
-import { median, report, startUpstream } from './lib.mjs'
+import { closedLoop, median, report, startUpstream } from './lib.mjs'
+import { SERVICES, variantCall } from './variants.mjs'
 
 const WARM = Number(process.env.BENCH_WARM ?? 30_000)
 const N = Number(process.env.BENCH_REQUESTS ?? 5000)
@@ -20,44 +19,13 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64)
 const SITES = process.env.BENCH_SITES === '1'
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw,raw-headers,pass-through,default,timeout').split(',')
 
-/** The service's policy per variant; `raw` and `raw-headers` are undici alone. */
-const SERVICE = {
-  'pass-through': { loadBalancer: 'round-robin', retries: { attempts: 1 }, circuitBreaker: false, outlierDetection: false },
-  default: {},
-  // a deadline on every call; long, so that a loaded machine never lets one fire (the path is the same)
-  timeout: { timeout: '30s' },
-}
-
-/** The headers a pass-through mesh call puts on the wire, with a fresh traceparent per call as weft makes one. */
-const MESH_HEADERS = { host: 'upstream', 'x-weft-attempt': '1' }
+// a deadline on every call; long, so that a loaded machine never lets one fire (the path is the same)
+const services = { ...SERVICES, timeout: { timeout: '30s' } }
 
 if (process.argv[2] === 'child') {
   const [, , , variant, port] = process.argv
-  const address = `127.0.0.1:${port}`
-  const agent = new Agent({ connections: CONCURRENCY })
-  let call
-  let mesh
-  if (variant === 'raw') {
-    call = () => request(`http://${address}/`, { dispatcher: agent }).then((r) => r.body.dump())
-  } else if (variant === 'raw-headers') {
-    let n = 0
-    call = () => {
-      const traceparent = `00-${(++n).toString(16).padStart(32, '0')}-${n.toString(16).padStart(16, '0')}-01`
-      return request(`http://${address}/`, { dispatcher: agent, headers: { ...MESH_HEADERS, traceparent } }).then((r) => r.body.dump())
-    }
-  } else {
-    const policy = { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address }], ...SERVICE[variant] } } }
-    mesh = await createMesh({ service: 'bench', policy })
-    call = () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump())
-  }
-  const run = async (n) => {
-    let left = n
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (left-- > 0) await call()
-      }),
-    )
-  }
+  const { call, close } = await variantCall(variant, `127.0.0.1:${port}`, { connections: CONCURRENCY, services })
+  const run = (n) => closedLoop(call, n, CONCURRENCY)
   await run(WARM)
   // the young generation is made larger than N requests allocate, so no collection runs inside the
   // window and the growth of the heap is what the requests allocated
@@ -93,8 +61,7 @@ if (process.argv[2] === 'child') {
     sites = [...by].map(([site, b]) => [site, b / N]).sort((a, b) => b[1] - a[1])
   }
   process.send({ bytes: median(bytes), sites })
-  await mesh?.close()
-  await agent.close()
+  await close()
   process.exit(0)
 } else {
   const upstream = await startUpstream()

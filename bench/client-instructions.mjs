@@ -9,9 +9,8 @@
 // BENCH_CACHE_SIM=1 adds callgrind's cache simulation (about twice as slow): L1 instruction and data
 // misses per request, the cost of the code and data a request touches that instruction counts miss.
 import { execFileSync, fork } from 'node:child_process'
-import { createMesh } from '@weft/client'
-import { Agent, fetch, request } from 'undici'
-import { report, startUpstream } from './lib.mjs'
+import { closedLoop, report, startUpstream } from './lib.mjs'
+import { SERVICES, variantCall } from './variants.mjs'
 
 // V8 moves weft's layers (and much of undici) to its optimising compiler, TurboFan, only after some
 // 9 000–20 000 requests; measured earlier, they run mid-tier (Maglev) code that calls out to inline
@@ -22,49 +21,14 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
 const CACHE_SIM = process.env.BENCH_CACHE_SIM === '1'
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw,raw-headers,pass-through,default,timeout,fetch,mesh-fetch').split(',')
 
-/** The headers a pass-through mesh call sends (a fresh traceparent each call, as weft makes one). */
-const MESH_HEADERS = { host: 'upstream', 'x-weft-attempt': '1', traceparent: '' }
-
-/** The service's policy per variant; `raw` is undici alone. */
-const SERVICE = {
-  'pass-through': { loadBalancer: 'round-robin', retries: { attempts: 1 }, circuitBreaker: false, outlierDetection: false },
-  default: {},
-  timeout: { timeout: process.env.BENCH_TIMEOUT ?? '2s' },
-  'mesh-fetch': {},
-}
+const services = { ...SERVICES, timeout: { timeout: process.env.BENCH_TIMEOUT ?? '2s' } }
 
 if (process.argv[2] === 'client') {
   const [, , , variant, port] = process.argv
-  const address = `127.0.0.1:${port}`
-  // the baselines' own dispatcher: undici alone
-  const agent = new Agent({ connections: 64 })
-  let call
-  if (variant === 'raw') {
-    call = () => request(`http://${address}/`, { dispatcher: agent }).then((r) => r.body.dump())
-  } else if (variant === 'raw-headers') {
-    let n = 0
-    call = () => {
-      const headers = { ...MESH_HEADERS, traceparent: `00-${(++n).toString(16).padStart(32, '0')}-${n.toString(16).padStart(16, '0')}-01` }
-      return request(`http://${address}/`, { dispatcher: agent, headers }).then((r) => r.body.dump())
-    }
-  } else if (variant === 'fetch') {
-    call = () => fetch(`http://${address}/`, { dispatcher: agent }).then((r) => r.arrayBuffer())
-  } else {
-    const policy = { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address }], ...SERVICE[variant] } } }
-    const mesh = await createMesh({ service: 'bench', policy })
-    call =
-      variant === 'mesh-fetch'
-        ? () => mesh.fetch('http://upstream/').then((r) => r.arrayBuffer())
-        : () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump())
-  }
+  const { call } = await variantCall(variant, `127.0.0.1:${port}`, { services })
   process.on('message', async (n) => {
     if (n === 'exit') process.exit(0)
-    let left = n
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (left-- > 0) await call()
-      }),
-    )
+    await closedLoop(call, n, CONCURRENCY)
     process.send('done')
   })
   process.send('ready')

@@ -39,6 +39,16 @@ export async function load(call, { concurrency, seconds }) {
   return { rps: count / elapsed, p50: pct(50), p99: pct(99), cpuUs: (cpu.user + cpu.system) / count, count }
 }
 
+/** Makes `n` calls of `call`, `concurrency` at a time, each worker starting its next call when its last one ends. */
+export async function closedLoop(call, n, concurrency) {
+  let left = n
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await call()
+    }),
+  )
+}
+
 /** Median of numbers. */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b)
