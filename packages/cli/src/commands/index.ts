@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { registerCerts } from './certs.js'
 import { registerCheck } from './check.js'
 import { registerControlPlane } from './control-plane.js'
+import { registerDemo } from './demo.js'
 import { registerImport } from './import.js'
 import { registerRoutes } from './routes.js'
 import { registerTap } from './tap.js'
@@ -19,4 +20,5 @@ export const commands: Register[] = [
   registerTop,
   registerTap,
   registerImport,
+  registerDemo,
 ]
