@@ -15,6 +15,12 @@ describe('the weft launcher', () => {
     expect(pkg.files).toEqual(expect.arrayContaining(['bin', 'dist']))
   })
 
+  it('is linked by npm ci too, which reads bins from the lockfile', async () => {
+    const lock = JSON.parse(await readFile(new URL('../../../package-lock.json', import.meta.url), 'utf8'))
+
+    expect(lock.packages['packages/cli'].bin).toEqual({ weft: 'bin/weft.js' })
+  })
+
   it('is an executable node script', async () => {
     const text = await readFile(launcher, 'utf8')
 
