@@ -64,3 +64,15 @@ describe('the documentation', () => {
     }
   })
 })
+
+describe('the README', () => {
+  it('has a quick start of exactly two commands: one that installs and runs the demo, one that runs the tests', () => {
+    const quickStart = read('README.md').split('## Quick start')[1]?.split('\n## ')[0] ?? ''
+    const block = /```sh\n([\s\S]*?)```/.exec(quickStart)?.[1] ?? ''
+    const commands = block
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim())
+      .filter((line) => line !== '')
+    expect(commands).toEqual(['npm ci && npm run demo', 'npm test'])
+  })
+})
