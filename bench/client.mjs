@@ -1,81 +1,90 @@
 // The client stack against raw undici on loopback: requests/s, latency and client CPU per request,
-// at concurrency 1, 16 and 64, interleaved repeats. Run: npm run build && node bench/client.mjs
-import { execFileSync } from 'node:child_process'
+// at concurrency 1, 16 and 64. Run: npm run build && node bench/client.mjs
+//
+// Each variant runs in a process of its own, as a service's stack does, warmed up until V8 has
+// optimised it; rounds interleave the processes. Sharing one process distorted every figure: undici's
+// call sites saw every variant's dispatcher and handler, and the young generation, grown by the
+// variants before, collected in 25 ms pauses that promoted 11–17 MB each (measured 2026-12-08).
+import { execFileSync, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { createMesh } from '@weft/client'
 import { Agent, request, fetch as undiciFetch } from 'undici'
 import { load, median, report, startUpstream } from './lib.mjs'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const WARM = Number(process.env.BENCH_WARM ?? 20_000)
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number)
+
+const VARIANTS = [
+  'undici.request (baseline)',
+  'mesh.dispatcher + undici.request (default stack)',
+  'mesh.dispatcher + undici.request (default stack, timeout 2s)',
+  'pass-through stack + undici.request',
+  'undici fetch',
+  'mesh.fetch',
+  'global fetch',
+  'installed global fetch',
+]
+
+/** The policy of the mesh a variant calls through: the default stack, with a timeout, or pass-through. */
+function policyFor(name, address) {
+  const service = { endpoints: [{ address }] }
+  // the default stack with a service timeout: every call carries a deadline (x-weft-timeout upstream)
+  if (name.includes('timeout 2s')) service.timeout = '2s'
+  // the pass-through stack: context and round robin only (no retries, breaker or outlier detection)
+  if (name.startsWith('pass-through'))
+    Object.assign(service, { loadBalancer: 'round-robin', retries: { attempts: 1 }, circuitBreaker: false, outlierDetection: false })
+  return { apiVersion: 'weft.dev/v1', services: { upstream: service } }
+}
+
+if (process.argv[2] === 'child') {
+  const name = VARIANTS[Number(process.argv[3])]
+  const address = `127.0.0.1:${process.argv[4]}`
+  const direct = `http://${address}/`
+  const agent = new Agent({ connections: 64 })
+  const mesh = await createMesh({ service: 'bench', policy: policyFor(name, address) })
+  const drain = async (res) => {
+    for await (const _ of res.body);
+  }
+  const call = {
+    'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
+    'mesh.dispatcher + undici.request (default stack)': () =>
+      request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+    'mesh.dispatcher + undici.request (default stack, timeout 2s)': () =>
+      request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+    'pass-through stack + undici.request': () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+    'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
+    'mesh.fetch': () => mesh.fetch('http://upstream/').then(drain),
+    // Node's own fetch with no mesh, and through mesh.install()
+    'global fetch': () => fetch(direct).then(drain),
+    'installed global fetch': () => fetch('http://upstream/').then(drain),
+  }[name]
+  if (name === 'installed global fetch') mesh.install()
+  // V8 moves undici's and weft's code to its optimising compiler only after 9 000–20 000 requests
+  for (let i = 0; i < WARM; i += 64) await Promise.all(Array.from({ length: 64 }, call))
+  const results = {}
+  for (const c of CONCURRENCY) results[c] = await load(call, { concurrency: c, seconds: SECONDS })
+  process.send(results)
+  await mesh.close()
+  await agent.close()
+  process.exit(0)
+}
 
 const upstream = await startUpstream()
 const direct = `http://127.0.0.1:${upstream.port}/`
-const agent = new Agent({ connections: 64 })
-const mesh = await createMesh({
-  service: 'bench',
-  policy: {
-    apiVersion: 'weft.dev/v1',
-    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }] } },
-  },
-})
-// the default stack with a service timeout: every call carries a deadline (x-weft-timeout upstream)
-const timed = await createMesh({
-  service: 'bench',
-  policy: {
-    apiVersion: 'weft.dev/v1',
-    services: { upstream: { endpoints: [{ address: `127.0.0.1:${upstream.port}` }], timeout: '2s' } },
-  },
-})
-// the pass-through stack: context and round robin only (no retries, breaker or outlier detection)
-const passThrough = await createMesh({
-  service: 'bench',
-  policy: {
-    apiVersion: 'weft.dev/v1',
-    services: {
-      upstream: {
-        endpoints: [{ address: `127.0.0.1:${upstream.port}` }],
-        loadBalancer: 'round-robin',
-        retries: { attempts: 1 },
-        circuitBreaker: false,
-        outlierDetection: false,
-      },
-    },
-  },
-})
-const drain = async (res) => {
-  for await (const _ of res.body);
-}
-
-const variants = {
-  'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
-  'mesh.dispatcher + undici.request (default stack)': () =>
-    request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
-  'mesh.dispatcher + undici.request (default stack, timeout 2s)': () =>
-    request('http://upstream/', { dispatcher: timed.dispatcher }).then((r) => r.body.dump()),
-  'pass-through stack + undici.request': () =>
-    request('http://upstream/', { dispatcher: passThrough.dispatcher }).then((r) => r.body.dump()),
-  'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
-  'mesh.fetch': () => mesh.fetch('http://upstream/').then(drain),
-  'global fetch': () => fetch(direct).then(drain),
-  'installed global fetch': () => fetch('http://upstream/').then(drain),
-}
-
-// warm up every path (JIT, pools)
-let undo = mesh.install()
-for (const call of Object.values(variants)) for (let i = 0; i < 300; i++) await call()
-undo()
+const measure = (i) =>
+  new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['child', String(i), String(upstream.port)])
+    child.once('message', resolve)
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${VARIANTS[i]} exited ${code}`))))
+  })
 
 const results = {}
 for (let round = 0; round < ROUNDS; round++) {
-  for (const c of CONCURRENCY) {
-    for (const [name, call] of Object.entries(variants)) {
-      // global fetch means Node's own fetch with no mesh; installed means through mesh.install()
-      if (name === 'installed global fetch') undo = mesh.install()
-      const r = await load(call, { concurrency: c, seconds: SECONDS })
-      if (name === 'installed global fetch') undo()
-      ;((results[c] ??= {})[name] ??= []).push(r)
-    }
+  for (let i = 0; i < VARIANTS.length; i++) {
+    const r = await measure(i)
+    for (const c of CONCURRENCY) ((results[c] ??= {})[VARIANTS[i]] ??= []).push(r[c])
   }
 }
 
@@ -87,7 +96,8 @@ for (const c of CONCURRENCY) {
   const fetchBase = results[c]['undici fetch']
   for (const [name, runs] of Object.entries(results[c])) {
     const rps = median(runs.map((r) => r.rps))
-    const cpu = median(runs.map((r) => r.cpuUs))
+    const cpus = runs.map((r) => r.cpuUs)
+    const cpu = median(cpus)
     const vsFetch = name === 'mesh.fetch' ? ` (${(cpu / median(fetchBase.map((r) => r.cpuUs))).toFixed(2)}× undici fetch CPU)` : ''
     rows.push([
       c,
@@ -96,7 +106,7 @@ for (const c of CONCURRENCY) {
       median(runs.map((r) => r.p50)).toFixed(3),
       median(runs.map((r) => r.p99)).toFixed(3),
       (rps / baseRps).toFixed(3),
-      cpu.toFixed(1),
+      `${cpu.toFixed(1)} (${Math.min(...cpus).toFixed(0)}–${Math.max(...cpus).toFixed(0)})`,
       `${(cpu - baseCpu >= 0 ? '+' : '') + (cpu - baseCpu).toFixed(1)}${vsFetch}`,
     ])
   }
@@ -116,20 +126,15 @@ const weftRss = median(
     ),
   ),
 )
+upstream.close()
 
 report(
   'client',
   'weft client stack vs raw undici (loopback)',
-  ['concurrency', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'client CPU µs/req', 'CPU vs baseline µs'],
+  ['concurrency', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'client CPU µs/req (range)', 'CPU vs baseline µs'],
   rows,
   [
-    `${ROUNDS} interleaved rounds of ${SECONDS}s per cell; medians. Upstream: node:http in a child process.`,
+    `One process per variant, warmed up with ${WARM} requests; ${ROUNDS} rounds interleaving the processes, ${SECONDS}s per cell; medians, with the range of the rounds. Upstream: node:http in a child process.`,
     `RSS after one request: undici alone ${(undiciRss / 1e6).toFixed(1)} MB, with @weft/client ${(weftRss / 1e6).toFixed(1)} MB (+${((weftRss - undiciRss) / 1e6).toFixed(1)} MB).`,
   ],
 )
-
-await mesh.close()
-await timed.close()
-await passThrough.close()
-await agent.close()
-upstream.close()
