@@ -2,9 +2,10 @@
 // at concurrency 1, 16 and 64. Run: npm run build && node bench/client.mjs
 //
 // Each variant runs in a process of its own, as a service's stack does, warmed up until V8 has
-// optimised it; rounds interleave the processes. Sharing one process distorted every figure: undici's
-// call sites saw every variant's dispatcher and handler, and the young generation, grown by the
-// variants before, collected in 25 ms pauses that promoted 11–17 MB each (measured 2026-12-08).
+// optimised it; rounds interleave the processes. In one process, where undici's call sites saw every
+// variant's dispatcher and handler and the young generation grown by the variants before collected
+// in 20–28 ms pauses that promoted 11–17 MB each, the mesh rows read two to four times what they
+// read in processes of their own (bench/results/client.md, 2026-12-08).
 import { execFileSync, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createMesh } from '@weft/client'
