@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createMesh, type Mesh } from '@weft/client'
-import { weftErrorOf } from '@weft/core'
+import { currentCall, weftErrorOf } from '@weft/core'
 import { weftHandler } from '@weft/server'
 import type { Command } from 'commander'
 
@@ -106,7 +106,7 @@ export async function demo(calls: number, onCall: (call: DemoCall) => void = () 
             instance: `payments ${PAYMENTS_VERSIONS[i]}`,
             address: paymentsAddresses[i],
             timeoutMs: timeoutOf(req),
-            traceId: traceIdOf(req),
+            traceId: traceIdOf(),
           })
         }),
       )
@@ -121,7 +121,7 @@ export async function demo(calls: number, onCall: (call: DemoCall) => void = () 
       'request',
       weftHandler(checkoutMesh, async (req, res) => {
         req.resume()
-        const seen = { timeoutMs: timeoutOf(req), traceId: traceIdOf(req) }
+        const seen = { timeoutMs: timeoutOf(req), traceId: traceIdOf() }
         try {
           await sleep(CHECKOUT_WORK_MS)
           // no deadline or trace header copied here: the mesh carries both from the inbound call
@@ -249,10 +249,9 @@ function timeoutOf(req: IncomingMessage): number | null {
   return typeof value === 'string' ? Number(value) : null
 }
 
-/** The trace id of a `traceparent` header: `00-<trace id>-<parent id>-<flags>`. */
-function traceIdOf(req: IncomingMessage): string | null {
-  const value = req.headers.traceparent
-  return typeof value === 'string' ? (value.split('-')[1] ?? null) : null
+/** The trace id of the call being served, as the server stack read it from the `traceparent` that came in. */
+function traceIdOf(): string | null {
+  return currentCall()?.traceId ?? null
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
