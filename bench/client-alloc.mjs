@@ -6,10 +6,8 @@
 //   npm run build && node bench/client-alloc.mjs          (BENCH_VARIANTS=raw,raw-headers,pass-through,default,timeout)
 // BENCH_SITES=1 also lists weft's allocation sites per request (V8's sampling heap profiler;
 // functions inlined into a caller count as the caller).
-import { fork } from 'node:child_process'
 import { Session } from 'node:inspector/promises'
-import { fileURLToPath } from 'node:url'
-import { closedLoop, median, report, startUpstream } from './lib.mjs'
+import { closedLoop, forkChild, median, report, startUpstream } from './lib.mjs'
 import { SERVICES, variantCall } from './variants.mjs'
 
 const WARM = Number(process.env.BENCH_WARM ?? 30_000)
@@ -67,14 +65,8 @@ if (process.argv[2] === 'child') {
   const upstream = await startUpstream()
   // room for N requests of the largest stack (~20 KB each) with no collection in between
   const semi = Math.max(64, Math.ceil((N * 24_000) / 1e6))
-  const measure = (variant) =>
-    new Promise((resolve, reject) => {
-      const child = fork(fileURLToPath(import.meta.url), ['child', variant, String(upstream.port)], {
-        execArgv: ['--expose-gc', `--min-semi-space-size=${semi}`, `--max-semi-space-size=${semi}`],
-      })
-      child.once('message', resolve)
-      child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${variant} exited ${code}`))))
-    })
+  const execArgv = ['--expose-gc', `--min-semi-space-size=${semi}`, `--max-semi-space-size=${semi}`]
+  const measure = async (variant) => (await forkChild(import.meta.url, ['child', variant, String(upstream.port)], execArgv))[1]
   const samples = Object.fromEntries(VARIANTS.map((v) => [v, []]))
   const sites = {}
   for (let round = 0; round < ROUNDS; round++) {

@@ -3,9 +3,7 @@
 // so that the shared machine's drift, which moves raw undici alone by ±30 % between runs, falls
 // alike on both sides of each pair. Prints the median difference and its interquartile range.
 //   npm run build && node bench/client-paired.mjs     (BENCH_VARIANTS=raw-headers,pass-through,default)
-import { fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { closedLoop, median, report, startUpstream } from './lib.mjs'
+import { closedLoop, forkChild, median, report, startUpstream } from './lib.mjs'
 import { variantCall } from './variants.mjs'
 
 const WARM = Number(process.env.BENCH_WARM ?? 25_000)
@@ -26,12 +24,7 @@ if (process.argv[2] === 'child') {
   process.send('ready')
 } else {
   const upstream = await startUpstream()
-  const start = (variant) =>
-    new Promise((resolve, reject) => {
-      const child = fork(fileURLToPath(import.meta.url), ['child', variant, String(upstream.port)])
-      child.once('message', () => resolve(child))
-      child.once('exit', (code) => reject(new Error(`${variant} exited ${code}`)))
-    })
+  const start = async (variant) => (await forkChild(import.meta.url, ['child', variant, String(upstream.port)]))[0]
   const windowOf = (child) =>
     new Promise((resolve) => {
       child.once('message', resolve)

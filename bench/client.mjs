@@ -6,86 +6,80 @@
 // variant's dispatcher and handler and the young generation grown by the variants before collected
 // in 20–28 ms pauses that promoted 11–17 MB each, the mesh rows read two to four times what they
 // read in processes of their own (bench/results/client.md, 2026-12-08).
-import { execFileSync, fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { execFileSync } from 'node:child_process'
 import { createMesh } from '@weft/client'
 import { Agent, request, fetch as undiciFetch } from 'undici'
-import { load, median, report, startUpstream } from './lib.mjs'
+import { closedLoop, forkChild, load, median, report, startUpstream } from './lib.mjs'
+import { SERVICES } from './variants.mjs'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const WARM = Number(process.env.BENCH_WARM ?? 20_000)
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number)
 
-const VARIANTS = [
-  'undici.request (baseline)',
-  'mesh.dispatcher + undici.request (default stack)',
-  'mesh.dispatcher + undici.request (default stack, timeout 2s)',
-  'pass-through stack + undici.request',
-  'undici fetch',
-  'mesh.fetch',
-  'global fetch',
-  'installed global fetch',
-]
-
-/** The policy of the mesh a variant calls through: the default stack, with a timeout, or pass-through. */
-function policyFor(name, address) {
-  const service = { endpoints: [{ address }] }
-  // the default stack with a service timeout: every call carries a deadline (x-weft-timeout upstream)
-  if (name.includes('timeout 2s')) service.timeout = '2s'
-  // the pass-through stack: context and round robin only (no retries, breaker or outlier detection)
-  if (name.startsWith('pass-through'))
-    Object.assign(service, { loadBalancer: 'round-robin', retries: { attempts: 1 }, circuitBreaker: false, outlierDetection: false })
-  return { apiVersion: 'weft.dev/v1', services: { upstream: service } }
+/** Each variant, with the service policy (a key of variants.mjs' SERVICES) of the mesh it calls through, if any. */
+const VARIANTS = {
+  'undici.request (baseline)': undefined,
+  'mesh.dispatcher + undici.request (default stack)': 'default',
+  // every call carries a deadline (x-weft-timeout upstream)
+  'mesh.dispatcher + undici.request (default stack, timeout 2s)': 'timeout',
+  // context and round robin only (no retries, breaker or outlier detection)
+  'pass-through stack + undici.request': 'pass-through',
+  'undici fetch': undefined,
+  'mesh.fetch': 'default',
+  // Node's own fetch with no mesh, and through mesh.install()
+  'global fetch': undefined,
+  'installed global fetch': 'default',
 }
+const NAMES = Object.keys(VARIANTS)
 
 if (process.argv[2] === 'child') {
-  const name = VARIANTS[Number(process.argv[3])]
+  const name = NAMES[Number(process.argv[3])]
   const address = `127.0.0.1:${process.argv[4]}`
   const direct = `http://${address}/`
   const agent = new Agent({ connections: 64 })
-  const mesh = await createMesh({ service: 'bench', policy: policyFor(name, address) })
+  const service = VARIANTS[name]
+  const mesh =
+    service === undefined
+      ? undefined
+      : await createMesh({
+          service: 'bench',
+          policy: { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address }], ...SERVICES[service] } } },
+        })
   const drain = async (res) => {
     for await (const _ of res.body);
   }
+  const viaDispatcher = () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump())
   const call = {
     'undici.request (baseline)': () => request(direct, { dispatcher: agent }).then((r) => r.body.dump()),
-    'mesh.dispatcher + undici.request (default stack)': () =>
-      request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
-    'mesh.dispatcher + undici.request (default stack, timeout 2s)': () =>
-      request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
-    'pass-through stack + undici.request': () => request('http://upstream/', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump()),
+    'mesh.dispatcher + undici.request (default stack)': viaDispatcher,
+    'mesh.dispatcher + undici.request (default stack, timeout 2s)': viaDispatcher,
+    'pass-through stack + undici.request': viaDispatcher,
     'undici fetch': () => undiciFetch(direct, { dispatcher: agent }).then(drain),
     'mesh.fetch': () => mesh.fetch('http://upstream/').then(drain),
-    // Node's own fetch with no mesh, and through mesh.install()
     'global fetch': () => fetch(direct).then(drain),
     'installed global fetch': () => fetch('http://upstream/').then(drain),
   }[name]
   if (name === 'installed global fetch') mesh.install()
   // V8 moves undici's and weft's code to its optimising compiler only after 9 000–20 000 requests
-  for (let i = 0; i < WARM; i += 64) await Promise.all(Array.from({ length: 64 }, call))
+  await closedLoop(call, WARM, 64)
   const results = {}
   for (const c of CONCURRENCY) results[c] = await load(call, { concurrency: c, seconds: SECONDS })
   process.send(results)
-  await mesh.close()
+  await mesh?.close()
   await agent.close()
   process.exit(0)
 }
 
 const upstream = await startUpstream()
 const direct = `http://127.0.0.1:${upstream.port}/`
-const measure = (i) =>
-  new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['child', String(i), String(upstream.port)])
-    child.once('message', resolve)
-    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${VARIANTS[i]} exited ${code}`))))
-  })
+const measure = async (i) => (await forkChild(import.meta.url, ['child', String(i), String(upstream.port)]))[1]
 
 const results = {}
 for (let round = 0; round < ROUNDS; round++) {
-  for (let i = 0; i < VARIANTS.length; i++) {
+  for (let i = 0; i < NAMES.length; i++) {
     const r = await measure(i)
-    for (const c of CONCURRENCY) ((results[c] ??= {})[VARIANTS[i]] ??= []).push(r[c])
+    for (const c of CONCURRENCY) ((results[c] ??= {})[NAMES[i]] ??= []).push(r[c])
   }
 }
 

@@ -1,6 +1,7 @@
 // Shared benchmark helpers: an upstream in a child process, closed-loop load, CPU and latency stats.
 import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 /** Starts bench/server.mjs in a child process; resolves to { port, close }. */
 export function startUpstream() {
@@ -37,6 +38,18 @@ export async function load(call, { concurrency, seconds }) {
   latencies.sort((a, b) => a - b)
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]
   return { rps: count / elapsed, p50: pct(50), p99: pct(99), cpuUs: (cpu.user + cpu.system) / count, count }
+}
+
+/**
+ * Forks `script` (a bench's own file) with `args`; resolves to `[child, message]` with the child's
+ * first message, rejects if the child exits unsuccessfully before or after it.
+ */
+export function forkChild(script, args, execArgv = []) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(script), args, { execArgv })
+    child.once('message', (message) => resolve([child, message]))
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${args.join(' ')} exited ${code}`))))
+  })
 }
 
 /** Makes `n` calls of `call`, `concurrency` at a time, each worker starting its next call when its last one ends. */
