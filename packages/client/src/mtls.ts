@@ -11,6 +11,7 @@ import {
   createConnector,
   createIdentitySource,
   createMeshServer,
+  emptyMeshServerStats,
   expectedPeerFor,
   type Identity,
   type IdentityOptions,
@@ -43,7 +44,7 @@ export class MeshTls {
   /** The counts of each server `createServer` made, from its creation until it closes. */
   readonly #open = new Set<MeshServerStats>()
   /** What the closed servers counted, as one running total: nothing of theirs is kept but their numbers. */
-  readonly #closed: MeshServerStats = { mtls: 0, tls: 0, plaintext: 0, refused: { plaintext: 0, handshake: 0, certificate: 0, timeout: 0 } }
+  readonly #closed = emptyMeshServerStats()
   readonly #source: IdentitySource | undefined
   readonly #owned: boolean
   #services = new Map<string, Map<string, PoolChoice>>()

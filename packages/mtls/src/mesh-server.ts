@@ -60,6 +60,11 @@ export interface MeshServerStats {
   refused: Record<RefusalReason, number>
 }
 
+/** Stats with nothing counted yet: a new server's, or a running total's start. */
+export function emptyMeshServerStats(): MeshServerStats {
+  return { mtls: 0, tls: 0, plaintext: 0, refused: { plaintext: 0, handshake: 0, certificate: 0, timeout: 0 } }
+}
+
 const TLS_HANDSHAKE = 0x16
 const stats = new WeakMap<object, MeshServerStats>()
 
@@ -78,7 +83,7 @@ export function createMeshServer(listener: RequestListener, options: MeshServerO
   checkMode(modeOf())
   const firstByteTimeout = parseDuration(options.firstByteTimeout ?? MESH_SERVER_DEFAULTS.firstByteTimeout)
   const source = options.identity
-  const counts: MeshServerStats = { mtls: 0, tls: 0, plaintext: 0, refused: { plaintext: 0, handshake: 0, certificate: 0, timeout: 0 } }
+  const counts = emptyMeshServerStats()
   const refuse = (socket: Socket, reason: RefusalReason, mode: MtlsMode, error?: Error) => {
     counts.refused[reason]++
     options.onRefused?.({ reason, mode, remoteAddress: socket.remoteAddress, error })
