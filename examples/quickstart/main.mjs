@@ -4,48 +4,69 @@
 //
 // Every hop finds the next by service name, with no sidecar. Run: npm run demo
 import { createServer } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { createMesh } from '@weft/client'
 import { currentCall } from '@weft/core'
 import { weftExpress, weftHandler } from '@weft/server'
 import express from 'express'
 
-const policy = fileURLToPath(new URL('./mesh.yaml', import.meta.url))
-const listen = (server, port) => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)))
 const closers = []
+/** Listens on a port the OS picks (port 0), so two demos, or a port already taken, never collide. */
+function listen(server) {
+  closers.push(() => new Promise((r) => server.close(r)))
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${server.address().port}`)))
+}
+
+// Ports first, then the mesh policy from them: this is what a mesh.yaml holds, with these addresses.
+const paymentsV1 = createServer()
+const paymentsV2 = createServer()
+const checkoutServer = createServer()
+const [v1, v2, checkoutAddress] = await Promise.all([paymentsV1, paymentsV2, checkoutServer].map(listen))
+const policy = `
+apiVersion: weft.dev/v1
+defaults:
+  timeout: 2s
+services:
+  payments:
+    endpoints:
+      - { address: ${v1}, labels: { version: v1 } }
+      - { address: ${v2}, labels: { version: v2 } }
+    loadBalancer: round-robin
+  checkout:
+    endpoints:
+      - { address: ${checkoutAddress} }
+`
 
 // payments: two instances, plain node:http wrapped by weftHandler
-for (const [port, version] of [
-  [7081, 'v1'],
-  [7082, 'v2'],
+for (const [server, version] of [
+  [paymentsV1, 'v1'],
+  [paymentsV2, 'v2'],
 ]) {
   const mesh = await createMesh({ service: 'payments', policy })
-  const server = await listen(
-    createServer(
-      weftHandler(mesh, (req, res) => {
-        const call = currentCall()
-        res.setHeader('content-type', 'application/json')
-        res.end(
-          JSON.stringify({
-            instance: `payments ${version}`,
-            path: req.url,
-            timeoutHeader: req.headers['x-weft-timeout'] ?? null,
-            remainingMs: Math.round(call?.remainingMs() ?? 0),
-          }),
-        )
-      }),
-    ),
-    port,
-  )
-  closers.push(
-    () => new Promise((r) => server.close(r)),
-    () => mesh.close(),
+  closers.push(() => mesh.close())
+  server.on(
+    'request',
+    weftHandler(mesh, (req, res) => {
+      const call = currentCall()
+      res.setHeader('content-type', 'application/json')
+      res.end(
+        JSON.stringify({
+          instance: `payments ${version}`,
+          path: req.url,
+          timeoutHeader: req.headers['x-weft-timeout'] ?? null,
+          remainingMs: Math.round(call?.remainingMs() ?? 0),
+        }),
+      )
+    }),
   )
 }
 
 // checkout: Express; its outbound fetch() goes through the mesh because of mesh.install()
 const checkoutMesh = await createMesh({ service: 'checkout', policy })
 const undo = checkoutMesh.install()
+closers.push(
+  () => checkoutMesh.close(),
+  async () => undo(),
+)
 const app = express()
 app.use(weftExpress(checkoutMesh))
 app.post('/buy', async (_req, res) => {
@@ -56,18 +77,14 @@ app.post('/buy', async (_req, res) => {
   })
   res.json({ checkout: 'ok', payment: await payment.json() })
 })
-const checkout = await listen(createServer(app), 7080)
-closers.push(
-  () => new Promise((r) => checkout.close(r)),
-  () => checkoutMesh.close(),
-  async () => undo(),
-)
+checkoutServer.on('request', app)
 
 // web: a client calling checkout by name
 const web = await createMesh({ service: 'web', policy })
 closers.push(() => web.close())
 
-console.log('weft quick start: web → checkout → payments, all through the mesh\n')
+console.log('weft quick start: web → checkout → payments, all through the mesh')
+console.log(`checkout on ${checkoutAddress}; payments v1 on ${v1}, v2 on ${v2} (ports the OS picked)\n`)
 let ok = 0
 for (let i = 1; i <= 4; i++) {
   const res = await web.fetch('http://checkout/buy', { method: 'POST' })
