@@ -6,7 +6,10 @@ export interface PolicyIssue {
   /** The field, as the document spells it: `services.payments.routes[1].split`; `''` for the whole document. */
   path: string
   message: string
-  /** 1-based position in YAML text, when the document came as text and the field could be found. */
+  /**
+   * 1-based position in YAML text, when the document came as text and the field could be found: of
+   * the key for an issue with the key itself (unknown, not allowed, given twice), else of the value.
+   */
   line?: number
   column?: number
 }
@@ -18,6 +21,8 @@ export type Segments = readonly (string | number)[]
 export interface RawIssue {
   segments: Segments
   message: string
+  /** What is wrong: the key at the end of `segments` itself, or (the default) its value. A YAML position points at it. */
+  subject?: 'key' | 'value'
   line?: number
   column?: number
 }

@@ -4,7 +4,7 @@ import * as v from 'valibot'
 import { POLICY_DEFAULTS } from './defaults.js'
 import { describe, policyInvalid, type RawIssue } from './issues.js'
 import { cleanTree, isUnder } from './raw-tree.js'
-import { type PolicyFormat, readText, sizeIssue, sniffFormat } from './read-text.js'
+import { type Locate, type PolicyFormat, readText, sizeIssue, sniffFormat } from './read-text.js'
 import { builtInDefaults, defaultRoute, mergedIssues, nullMap, resolveDefaults, resolveServiceDocument } from './resolve.js'
 import { documentSchema } from './schema.js'
 import { fromSchema } from './schema-issues.js'
@@ -35,7 +35,7 @@ export function parsePolicy(input: string | object, options: ParseOptions = {}):
 
   let data: unknown
   let fromText = false
-  let locate: ((segments: readonly (string | number)[]) => { line: number; column: number } | undefined) | undefined
+  let locate: Locate | undefined
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input)
     const read = readText(text, options.format ?? sniffFormat(text), {
@@ -125,14 +125,11 @@ export function defaultServicePolicy(policy: Policy, name: string): ServicePolic
   })
 }
 
-function withPositions(
-  issues: RawIssue[],
-  locate: ((segments: readonly (string | number)[]) => { line: number; column: number } | undefined) | undefined,
-) {
+function withPositions(issues: RawIssue[], locate: Locate | undefined) {
   if (locate === undefined) return issues
   return issues.map((issue) => {
     if (issue.line !== undefined) return issue
-    const at = locate(issue.segments)
+    const at = locate(issue.segments, issue.subject)
     return at === undefined ? issue : { ...issue, line: at.line, column: at.column }
   })
 }

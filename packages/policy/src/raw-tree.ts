@@ -27,6 +27,10 @@ export function cleanTree(input: unknown, limits: RawTreeLimits): CleanTree {
   const problem = (message: string, key?: string | number) => {
     issues.push({ segments: key === undefined ? [...path] : [...path, key], message })
   }
+  /** A problem with the key itself, not with what it holds. */
+  const keyProblem = (message: string, key: string) => {
+    issues.push({ segments: [...path, key], message, subject: 'key' })
+  }
 
   const copy = (value: unknown, depth: number): unknown => {
     switch (typeof value) {
@@ -69,15 +73,15 @@ export function cleanTree(input: unknown, limits: RawTreeLimits): CleanTree {
     // Object.keys sees own keys only: JSON.parse and YAML make `__proto__` an own key, which is what we must catch
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) {
-        problem(`"${key}" is not allowed as a key (it could reach Object.prototype)`, key)
+        keyProblem(`"${key}" is not allowed as a key (it could reach Object.prototype)`, key)
         continue
       }
       if (key === '<<') {
-        problem('YAML merge keys (<<) are not allowed; write the fields out', key)
+        keyProblem('YAML merge keys (<<) are not allowed; write the fields out', key)
         continue
       }
       if (key.length > limits.maxStringLength) {
-        problem(`key of ${key.length} characters is longer than the limit of ${limits.maxStringLength}`, key.slice(0, 64))
+        keyProblem(`key of ${key.length} characters is longer than the limit of ${limits.maxStringLength}`, key.slice(0, 64))
         continue
       }
       const child = read(value, key)

@@ -26,11 +26,14 @@ export interface TextLimits {
   maxDepth: number
 }
 
+/** Finds a field's line and column in YAML text: its key's, or its value's (the default). */
+export type Locate = (segments: Segments, subject?: 'key' | 'value') => { line: number; column: number } | undefined
+
 export interface ReadText {
   value: unknown
   issues: RawIssue[]
-  /** Finds a field's line and column in the text (YAML only). */
-  locate?: (segments: Segments) => { line: number; column: number } | undefined
+  /** YAML only. */
+  locate?: Locate
 }
 
 /** YAML's own tags (what the core schema resolves untagged scalars to); any other tag is refused. */
@@ -130,9 +133,10 @@ function readYaml(text: string, limits: TextLimits): ReadText {
     }
   }
 
-  const locate = (segments: Segments) => {
+  const locate: Locate = (segments, subject = 'value') => {
     let node: unknown = doc.contents
     let keyNode: unknown
+    let found = 0
     for (const segment of segments) {
       if (isMap(node)) {
         const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === segment)
@@ -143,8 +147,11 @@ function readYaml(text: string, limits: TextLimits): ReadText {
         node = node.items[segment]
         keyNode = undefined
       } else break
+      found++
     }
-    const target = isNode(node) ? node : isNode(keyNode) ? keyNode : undefined
+    // a key not found falls back to the nearest field found, as a value does; `key:` with no value has only its key
+    const onKey = subject === 'key' && found === segments.length
+    const target = onKey && isNode(keyNode) ? keyNode : isNode(node) ? node : isNode(keyNode) ? keyNode : undefined
     const offset = target?.range?.[0]
     return offset === undefined ? undefined : position(offset)
   }

@@ -21,9 +21,10 @@ export function fromSchema(issues: readonly Issue[]): RawIssue[] {
   const keys = new Set(flat.filter((i) => i.key).map((i) => JSON.stringify(i.segments)))
   const kept = keys.size === 0 ? flat : flat.filter((i) => !underKey(i, keys))
   const hints = { left: HINTS }
-  return kept.map(({ segments, message }) => {
-    if (message !== UNKNOWN_KEY) return { segments, message }
-    return { segments, message: `${UNKNOWN_KEY}${hints.left-- > 0 ? hint(String(segments.at(-1))) : ''}` }
+  return kept.map(({ segments, message, subject }) => {
+    const about = subject === 'key' ? { subject } : {}
+    if (message !== UNKNOWN_KEY) return { segments, message, ...about }
+    return { segments, message: `${UNKNOWN_KEY}${hints.left-- > 0 ? hint(String(segments.at(-1))) : ''}`, ...about }
   })
 }
 
@@ -42,8 +43,10 @@ function fromOne(issue: Issue, prefix: Path): Flat[] {
     const said = branchIssues(issue)
     if (said.length > 0) return said.flatMap((i) => fromOne(i, segments))
   }
-  // nothing stands under an unknown key's path (its value is not checked), so those need no lookups
-  return [{ segments, message: issue.message, key: issue.path?.at(-1)?.origin === 'key' && issue.message !== UNKNOWN_KEY }]
+  if (issue.path?.at(-1)?.origin !== 'key') return [{ segments, message: issue.message, key: false }]
+  // a refused or missing key hides what its value said; a check of ours on a key (unknown, given twice)
+  // does not: the value was still checked, and nothing stands under an unknown key's path anyway
+  return [{ segments, message: issue.message, key: issue.kind !== 'validation', subject: 'key' }]
 }
 
 /** ` (did you mean retries?)` when a known key is one or two edits away. */

@@ -30,7 +30,8 @@ export const API_VERSION = 'weft.dev/v1'
 export const UNKNOWN_KEY = 'unknown key'
 
 type Check = (value: string) => string | undefined
-type Fail = (message: string, path?: (string | number)[]) => void
+/** Reports an issue at `path` below the checked value; `'key'` when the last key there is itself the problem. */
+type Fail = (message: string, path?: (string | number)[], subject?: 'key' | 'value') => void
 type Schema<T = unknown> = v.GenericSchema<unknown, T>
 type Issue = v.BaseIssue<unknown>
 type Bound = (issue: Issue) => string
@@ -68,7 +69,9 @@ function wrongKind(issue: Issue): boolean {
 function refine<T>(check: (value: T, fail: Fail) => void, always = false) {
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     if (!always && dataset.issues?.some(wrongKind)) return
-    check(dataset.value as T, (message, path) => addIssue(path === undefined ? { message } : { message, path: pathOf(path) }))
+    check(dataset.value as T, (message, path, subject) =>
+      addIssue(path === undefined ? { message } : { message, path: pathOf(path, subject) }),
+    )
   })
 }
 
@@ -284,7 +287,7 @@ const headerMatches = v.pipe(
     for (const name of Object.keys(headers)) {
       const lower = name.toLowerCase()
       const other = seen.get(lower)
-      if (other !== undefined) fail(`header ${name} appears twice (header names ignore case; also ${other})`, [name])
+      if (other !== undefined) fail(`header ${name} appears twice (header names ignore case; also ${other})`, [name], 'key')
       seen.set(lower, name)
     }
   }),

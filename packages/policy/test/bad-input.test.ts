@@ -383,10 +383,79 @@ describe('YAML hazards', () => {
   it('a key given twice is refused', () => {
     expect(issuesOf('apiVersion: weft.dev/v1\nservices: {}\nservices: {}\n')[0]?.message).toContain('Map keys must be unique')
   })
+})
 
-  it('a field issue in YAML text carries its line and column', () => {
-    const [issue] = issuesOf('apiVersion: weft.dev/v1\nservices:\n  payments:\n    timeout: -1s\n')
+/** YAML text of these lines, so a test reads the line and column it expects off the list. */
+const yaml = (...lines: string[]) => `${lines.join('\n')}\n`
+
+describe('positions in YAML text: the key for a problem with a key, the value for a problem with a value', () => {
+  it("an unknown key's error points at the key, not its value", () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    retires: 3')
+    expect(issuesOf(text)).toEqual([
+      { path: 'services.payments.retires', message: 'unknown key (did you mean retries?)', line: 4, column: 5 },
+    ])
+  })
+
+  it('an unknown key holding a mapping points at its own line, not at the mapping below it', () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    retires:', '      attempts: 3')
+    expect(issuesOf(text)).toMatchObject([{ path: 'services.payments.retires', line: 4, column: 5 }])
+  })
+
+  it('__proto__ and constructor keys point at the key', () => {
+    const text = yaml(
+      'apiVersion: weft.dev/v1',
+      'services:',
+      '  payments:',
+      '    subsets:',
+      '      v1: { __proto__: { polluted: yes } }',
+      '    routes:',
+      '      - match: { headers: { constructor: x } }',
+    )
+    expect(issuesOf(text)).toMatchObject([
+      { path: 'services.payments.subsets.v1.__proto__', line: 5, column: 13 },
+      { path: 'services.payments.routes[0].match.headers.constructor', line: 7, column: 29 },
+    ])
+  })
+
+  it('a refused service name points at the name', () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  Payments_v2:', '    timeout: 1s')
+    expect(issuesOf(text)).toMatchObject([{ path: 'services.Payments_v2', line: 3, column: 3 }])
+  })
+
+  it('a key given twice points at the second one', () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    timeout: 1s', '    timeout: 2s')
+    expect(issuesOf(text)).toMatchObject([{ message: expect.stringContaining('Map keys must be unique'), line: 5, column: 5 }])
+  })
+
+  it('a header matched twice in two spellings points at the second spelling', () => {
+    const text = yaml(
+      'apiVersion: weft.dev/v1',
+      'services:',
+      '  payments:',
+      '    routes:',
+      '      - match:',
+      '          headers:',
+      '            x-version: v2',
+      '            X-Version: v3',
+    )
+    expect(issuesOf(text)).toMatchObject([{ path: 'services.payments.routes[0].match.headers.X-Version', line: 8, column: 13 }])
+  })
+
+  it('a value of the wrong type points at the value', () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    retries:', '      attempts: three')
+    expect(issuesOf(text)).toEqual([
+      { path: 'services.payments.retries.attempts', message: 'expected a number, got string "three"', line: 5, column: 17 },
+    ])
+  })
+
+  it('a bad duration points at the value', () => {
+    const [issue] = issuesOf(yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    timeout: -1s'))
     expect(issue).toMatchObject({ path: 'services.payments.timeout', line: 4, column: 14 })
+  })
+
+  it('a missing key points at the mapping that lacks it', () => {
+    const text = yaml('apiVersion: weft.dev/v1', 'services:', '  payments:', '    discovery:', '      dns: { type: A, port: 53 }')
+    expect(issuesOf(text)).toMatchObject([{ path: 'services.payments.discovery.dns.name', message: 'required', line: 5, column: 12 }])
   })
 })
 

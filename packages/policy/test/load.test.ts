@@ -80,7 +80,7 @@ describe('loadPolicy', () => {
     await writeFile(path, 'apiVersion: weft.dev/v1\nservices:\n  payments:\n    retires: 3\n')
     const err = await loadPolicy(path).catch((e: unknown) => e)
     expect((err as Error).message).toBe(
-      `policy ${path} is invalid (1 issue): services.payments.retires: unknown key (did you mean retries?) (line 4, column 14)`,
+      `policy ${path} is invalid (1 issue): services.payments.retires: unknown key (did you mean retries?) (line 4, column 5)`,
     )
   })
 
