@@ -1,10 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { describe, expect, it } from 'vitest'
-import { runDemo } from '../src/commands/demo.js'
+import { type DemoParts, runDemo } from '../src/commands/demo.js'
 import { createProgram } from '../src/index.js'
 
-async function demo(flags: { calls?: string; json?: boolean }) {
+async function demo(flags: { calls?: string; json?: boolean }, parts?: DemoParts) {
   const lines: string[] = []
-  const code = await runDemo(flags, (l) => lines.push(l))
+  const code = await runDemo(flags, (l) => lines.push(l), parts)
   return { code, lines }
 }
 
@@ -56,6 +57,32 @@ describe('weft demo', () => {
       expect(c.timeoutMs.payments).toBeLessThan(c.timeoutMs.checkout)
       expect(c.timeoutMs.payments).toBeGreaterThan(0)
     }
+  })
+
+  it('exits 1 when payments does not receive the trace of the call checkout is serving', async () => {
+    // captured here, outside any call: a job queue started at boot sends from such a context
+    const outsideAnyCall = AsyncLocalStorage.snapshot()
+    const charge = () => outsideAnyCall(() => fetch('http://payments/charge', { method: 'POST' }))
+
+    const { code, lines } = await demo({ calls: '2' }, { charge })
+
+    expect(code).toBe(1)
+    for (const line of lines.filter((l) => /^call \d+: /.test(l))) {
+      expect(line).toMatch(/^call \d+: 200; payments v[12] .* answered; .*; trace [0-9a-f]{32} at checkout, [0-9a-f]{32} at payments$/)
+    }
+    expect(lines).toContain('trace: 0/2 calls carried one trace id through both hops, with no header copied by hand')
+    expect(lines.at(-1)).toMatch(/^0\/2 calls succeeded; /)
+  })
+
+  it('exits 1 when a call fails, and says why', async () => {
+    const charge = () => fetch('http://payments/charge', { method: 'POST', signal: AbortSignal.abort() })
+
+    const { code, lines } = await demo({ calls: '1', json: true }, { charge })
+
+    expect(code).toBe(1)
+    const result = JSON.parse(lines[0] as string)
+    expect(result.ok).toBe(false)
+    expect(result.calls[0]).toMatchObject({ ok: false, status: 502, error: 'This operation was aborted' })
   })
 
   it('refuses a --calls that is not a whole number of at least 1', async () => {

@@ -21,7 +21,7 @@ export interface DemoFlags {
 /** What one call of web's went through, as checkout and payments saw it. */
 export interface DemoCall {
   readonly call: number
-  /** Checkout answered 200 with a payment that payments answered 200. */
+  /** Checkout answered 200 with a payment that payments answered 200, and both hops received one trace id. */
   readonly ok: boolean
   /** Checkout's status; `null` when the call failed before an answer. */
   readonly status: number | null
@@ -45,6 +45,12 @@ export interface DemoResult {
   readonly calls: readonly DemoCall[]
 }
 
+/** Parts of the demo a caller may replace; `weft demo` replaces none. Tests break a hop with them, for real. */
+export interface DemoParts {
+  /** Checkout's call to payments, made while serving web's call. Default: a plain `fetch()` of `http://payments/charge`. */
+  charge?: () => Promise<Response>
+}
+
 export const DEMO_DEFAULTS = { calls: 4, checkoutTimeout: '2s' } as const
 /** What checkout spends before it calls payments (looking up the cart), so the spent budget shows in payments' x-weft-timeout. */
 const CHECKOUT_WORK_MS = 25
@@ -61,19 +67,20 @@ export function registerDemo(program: Command): void {
     })
 }
 
-/** Runs the demo, prints the lines (or JSON), and resolves to the exit code: 1 when any call failed. */
-export async function runDemo(flags: DemoFlags, out: (text: string) => void = console.log): Promise<number> {
+/** Runs the demo, prints the lines (or JSON), and resolves to the exit code: 1 when any call failed or lost its trace. */
+export async function runDemo(flags: DemoFlags, out: (text: string) => void = console.log, parts: DemoParts = {}): Promise<number> {
   const calls = Number(flags.calls ?? DEMO_DEFAULTS.calls)
   if (!Number.isInteger(calls) || calls < 1) throw new Error(`--calls must be a whole number ≥ 1, got ${flags.calls}`)
   if (!flags.json) out('weft demo: web → checkout → payments ×2 (round robin), each hop by service name through the mesh, no sidecar')
-  const result = await demo(calls, flags.json ? () => {} : (line) => out(formatCall(line)))
+  const result = await demo(calls, flags.json ? () => {} : (line) => out(formatCall(line)), parts)
   if (flags.json) out(JSON.stringify(result, null, 2))
   else for (const line of summary(result)) out(line)
   return result.ok ? 0 : 1
 }
 
 /** Starts the services, makes `calls` calls from web, closes everything; `onCall` sees each call as it ends. */
-export async function demo(calls: number, onCall: (call: DemoCall) => void = () => {}): Promise<DemoResult> {
+export async function demo(calls: number, onCall: (call: DemoCall) => void = () => {}, parts: DemoParts = {}): Promise<DemoResult> {
+  const charge = parts.charge ?? chargePayments
   const closers: (() => unknown)[] = []
   try {
     // ports first (port 0: the OS picks, so two demos never collide), then the policy from them
@@ -124,12 +131,7 @@ export async function demo(calls: number, onCall: (call: DemoCall) => void = () 
         const seen = { timeoutMs: timeoutOf(req), traceId: traceIdOf() }
         try {
           await sleep(CHECKOUT_WORK_MS)
-          // no deadline or trace header copied here: the mesh carries both from the inbound call
-          const payment = await fetch('http://payments/charge', {
-            method: 'POST',
-            body: '{"cents":1200}',
-            headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-          })
+          const payment = await charge()
           if (payment.ok) sendJson(res, 200, { ...seen, paymentStatus: payment.status, payment: await payment.json() })
           else sendJson(res, 502, { ...seen, paymentStatus: payment.status, error: `payments answered ${payment.status}` })
         } catch (err) {
@@ -162,19 +164,33 @@ export async function demo(calls: number, onCall: (call: DemoCall) => void = () 
   }
 }
 
+/** Checkout's call to payments. No deadline or trace header is copied here: the mesh carries both from the inbound call. */
+function chargePayments(): Promise<Response> {
+  return fetch('http://payments/charge', {
+    method: 'POST',
+    body: '{"cents":1200}',
+    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+  })
+}
+
 async function webCall(web: Mesh, call: number): Promise<DemoCall> {
   try {
     const res = await web.fetch('http://checkout/buy', { method: 'POST', body: '{"cart":["tea"]}' })
     const body = (await res.json()) as CheckoutBody
     const payment = body.payment
+    const traceId = { checkout: body.traceId ?? null, payments: payment?.traceId ?? null }
+    const answered = res.status === 200 && body.paymentStatus === 200
+    // the demo is there to show one trace through every hop: a call that lost it failed
+    const traced = sameTrace({ traceId })
+    const error = body.error ?? (answered && !traced ? 'payments did not receive the trace checkout was serving' : undefined)
     return {
       call,
-      ok: res.status === 200 && body.paymentStatus === 200,
+      ok: answered && traced,
       status: res.status,
-      ...(body.error === undefined ? {} : { error: body.error }),
+      ...(error === undefined ? {} : { error }),
       ...(payment === undefined ? {} : { instance: payment.instance, address: payment.address }),
       timeoutMs: { checkout: body.timeoutMs ?? null, payments: payment?.timeoutMs ?? null },
-      traceId: { checkout: body.traceId ?? null, payments: payment?.traceId ?? null },
+      traceId,
     }
   } catch (err) {
     return {
@@ -236,7 +252,7 @@ function summary(r: DemoResult): string[] {
   ]
 }
 
-function sameTrace(c: DemoCall): boolean {
+function sameTrace(c: Pick<DemoCall, 'traceId'>): boolean {
   return c.traceId.checkout !== null && c.traceId.checkout === c.traceId.payments
 }
 
