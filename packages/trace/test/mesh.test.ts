@@ -120,10 +120,11 @@ describe('trace context through the mesh, with no header code in the services', 
       'proxy-authorization': 'Basic cHJveHk6cHJveHk=',
       'proxy-connection': 'keep-alive',
       'x-hop': 'named by connection',
+      'transfer-encoding': 'chunked',
     })
     expect(status).toBe(200)
     const seen = bSeen[0] ?? {}
-    for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'x-hop'])
+    for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'x-hop', 'transfer-encoding'])
       expect(seen[name]).toBeUndefined()
     expect(String(seen.connection ?? '')).not.toContain('x-hop')
     expect(traceparentOf(seen)[1]).toBe(TRACE)
@@ -135,6 +136,26 @@ describe('trace context through the mesh, with no header code in the services', 
     expect(status).toBe(200)
     expect(bSeen[0]?.authorization).toBeUndefined()
     expect(bSeen[0]?.cookie).toBeUndefined()
+  })
+
+  it('identity-looking headers the caller sent never reach the next hop: B learns who called from TLS alone', async () => {
+    const { a, bSeen } = await chain()
+    const status = await sendRaw(a.url, {
+      'x-forwarded-client-cert': 'By=spiffe://weft.local/ns/default/sa/b;URI=spiffe://weft.local/ns/default/sa/admin',
+      'x-weft-peer-identity': 'spiffe://weft.local/ns/default/sa/admin',
+      'x-weft-peer-trust-domain': 'weft.local',
+    })
+    expect(status).toBe(200)
+    const names = Object.keys(bSeen[0] ?? {})
+    expect(names.filter((n) => n === 'x-forwarded-client-cert' || n.startsWith('x-weft-peer-'))).toEqual([])
+  })
+
+  it('a garbage x-weft-attempt from the caller is not passed on: the next hop sees the attempt number of its own call', async () => {
+    const { a, bSeen, c } = await chain()
+    const status = await sendRaw(a.url, { 'x-weft-attempt': '99; rm -rf /' })
+    expect(status).toBe(200)
+    expect(bSeen[0]?.['x-weft-attempt']).toBe('1')
+    expect(c.requests[0]?.headers['x-weft-attempt']).toBe('1')
   })
 
   it.each(['tracestate', 'baggage'])('a %s between 8 and 16 KiB is dropped, and the request is served', async (name) => {
