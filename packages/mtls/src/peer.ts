@@ -81,8 +81,11 @@ export function verifyClientSocket(socket: Socket, trustDomains?: readonly strin
   if (cert === null || cert === undefined || cert.raw === undefined) return {}
   if (!tls.authorized) {
     const reason = String(tls.authorizationError ?? 'unknown')
+    // OpenSSL verdicts Node has no name for (a key too weak for the security level) read UNSPECIFIED: the SVID rules say what is wrong
+    const problem = reason === 'UNSPECIFIED' ? svidOfPeer(cert).problem : undefined
+    const why = problem === undefined ? reason : `${reason} (${problem})`
     return {
-      error: new WeftError('WEFT_PEER_CERTIFICATE_INVALID', `client certificate refused: ${reason}`, {
+      error: new WeftError('WEFT_PEER_CERTIFICATE_INVALID', `client certificate refused: ${why}`, {
         details: { reason, side: 'server' },
       }),
     }

@@ -14,7 +14,10 @@ import {
   peerIdentityOf,
   type RefusedConnection,
 } from '../src/index.js'
-import { anchorFor, craft, id, listen, svid } from './helpers.js'
+import { x509 as loadX509 } from '../src/x509.js'
+import { anchorFor, type CraftOptions, craft, id, listen, svid } from './helpers.js'
+
+const x509 = loadX509()
 
 /** Answers with what the server knows of the caller. */
 function whoAmI(req: IncomingMessage, res: ServerResponse) {
@@ -57,7 +60,10 @@ function tlsWithoutCertificate(port: number, bundle: string) {
 }
 
 /** A hand-rolled TLS client presenting whatever it is given (weft's own connector would refuse to load a bad certificate). */
-function rawTlsCall(port: number, options: { ca: string; cert?: string; key?: string }): Promise<{ error?: string; body?: string }> {
+function rawTlsCall(
+  port: number,
+  options: { ca: string; cert?: string; key?: string; ciphers?: string },
+): Promise<{ error?: string; body?: string }> {
   return new Promise((resolve) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, ...options, checkServerIdentity: () => undefined })
     let body = ''
@@ -188,17 +194,46 @@ describe('STRICT', () => {
   })
 
   it.each([
+    ['an expired client certificate', { notBefore: new Date(Date.now() - 7_200_000), lifetime: '1h' }],
+    ['a client certificate not valid yet', { notBefore: new Date(Date.now() + 3_600_000) }],
+  ])('refuses %s at the handshake, and the handler never runs', async (_name, validity) => {
+    const s = await meshServer('STRICT')
+    const me = await svid('checkout', validity)
+    const outcome = await rawTlsCall(s.port, { ...me, ca: me.bundle })
+    expect(outcome.body ?? '').not.toContain('200 OK')
+    expect(s.served()).toBe(0)
+    expect(s.stats()?.refused.handshake).toBe(1)
+  })
+
+  it.each([
     ['a leaf with CA:TRUE', { uris: [id('checkout')], ca: true }, /CA flag/],
+    [
+      'keyCertSign in key usage',
+      { uris: [id('checkout')], keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign },
+      /keyCertSign/,
+    ],
     ['two URI SANs', { uris: [id('checkout'), id('admin')] }, /2 URI SANs/],
     ['no URI SAN', { dns: ['checkout'] }, /no URI SAN/],
+    ['spiffe:// only in the subject CN', { noSan: true, subject: `CN=${id('checkout')}` }, /never read from the subject CN/],
+    ['a URI SAN with ", URI:" inside', { uris: [`${id('checkout')}, URI:${id('admin')}`] }, /not a valid SPIFFE ID/],
   ])('refuses a client certificate with %s after the handshake, before the application', async (_name, options, rule) => {
     const s = await meshServer('STRICT')
-    const bad = await craft(await anchorFor(), options)
+    const bad = await craft(await anchorFor(), options as CraftOptions)
     const outcome = await rawTlsCall(s.port, { ...bad, ca: bad.bundle })
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
     expect(s.refusals.map((r) => r.reason)).toEqual(['certificate'])
     expect(s.refusals[0]?.error?.message).toMatch(rule)
+  })
+
+  it('refuses a client certificate with a weak RSA key at the handshake', async () => {
+    const s = await meshServer('STRICT')
+    const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
+    // SECLEVEL=0 lets the careless client load a 1024-bit key at all
+    const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
+    expect(outcome.body ?? '').not.toContain('200 OK')
+    expect(s.served()).toBe(0)
+    expect(s.stats()?.refused.handshake).toBe(1)
   })
 
   it('refuses a client from another trust domain even when the bundle trusts its anchor', async () => {
@@ -288,6 +323,15 @@ describe('PERMISSIVE', () => {
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
     expect(s.refusals[0]?.error?.message).toMatch(/client certificate refused: CERT_HAS_EXPIRED/)
+  })
+
+  it('refuses a client certificate with a weak RSA key, saying so', async () => {
+    const s = await meshServer('PERMISSIVE')
+    const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
+    const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
+    expect(outcome.body ?? '').not.toContain('200 OK')
+    expect(s.served()).toBe(0)
+    expect(s.refusals[0]?.error?.message).toMatch(/client certificate refused: .*RSA key of 1024 bits is too weak/)
   })
 
   it('closes a connection that sends nothing within the first-byte timeout', async () => {
