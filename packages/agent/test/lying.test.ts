@@ -76,6 +76,17 @@ describe('a control plane that lies', () => {
     expect(logger.warnings.join('\n')).toContain('fails validation')
   })
 
+  it('a body cut off short of its content-length is not applied, even when what came is a whole document', async () => {
+    const { agent, onPolicy } = await agentAfterOneGoodAnswer((res) => {
+      const body = JSON.stringify({ service: 'checkout', version: 'v2', document: meshDocument([9]) })
+      res.writeHead(200, { 'content-type': 'application/json', etag: '"v2"', 'content-length': String(body.length + 100) })
+      res.write(body, () => res.destroy())
+    })
+    expectLastGoodKept(agent, onPolicy)
+    expect(agent.status().lastError).toMatchObject({ kind: 'network' })
+    expect(agent.status().lastError?.message).toContain('was cut off')
+  })
+
   it('a 50 MB body with a content-length is refused before it is read', async () => {
     const { agent, onPolicy } = await agentAfterOneGoodAnswer((res) => {
       res.writeHead(200, { 'content-type': 'application/json', etag: '"v2"', 'content-length': String(50 * 1024 * 1024) })
