@@ -1,5 +1,13 @@
 /** The mesh-wide defaults every unset policy field falls back to, and the limits a document must stay within. */
-import type { CircuitBreakerPolicy, ConcurrencyPolicy, LoadBalancerPolicy, MtlsMode, OutlierDetectionPolicy, RetryPolicy } from './types.js'
+import type {
+  CircuitBreakerPolicy,
+  ConcurrencyPolicy,
+  InboundTimeoutPolicy,
+  LoadBalancerPolicy,
+  MtlsMode,
+  OutlierDetectionPolicy,
+  RetryPolicy,
+} from './types.js'
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -56,6 +64,8 @@ export const POLICY_DEFAULTS = deepFreeze({
     halfOpenRequests: 1,
   } satisfies CircuitBreakerPolicy as CircuitBreakerPolicy,
   concurrency: { maxInFlight: Number.POSITIVE_INFINITY, maxPending: 0 } satisfies ConcurrencyPolicy as ConcurrencyPolicy,
+  /** The same bounds `inboundDeadline` (`@weft/deadline`) has when given none. */
+  inboundTimeout: { max: 300_000, min: 0, default: undefined } satisfies InboundTimeoutPolicy as InboundTimeoutPolicy,
   mtls: 'PERMISSIVE' as MtlsMode,
   endpoint: { weight: 1 },
   split: { weight: 1 },

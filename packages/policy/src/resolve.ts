@@ -11,6 +11,7 @@ import type {
   CircuitBreakerPolicy,
   ConcurrencyPolicy,
   EndpointPolicy,
+  InboundTimeoutPolicy,
   LoadBalancerPolicy,
   MeshDefaults,
   OutlierDetectionPolicy,
@@ -103,6 +104,11 @@ function mergeConcurrency(base: ConcurrencyPolicy, over: InheritedDocument['conc
   return { maxInFlight: pick(over.maxInFlight, base.maxInFlight), maxPending: pick(over.maxPending, base.maxPending) }
 }
 
+function mergeInboundTimeout(base: InboundTimeoutPolicy, over: InheritedDocument['inboundTimeout']): InboundTimeoutPolicy {
+  if (over === undefined) return base
+  return { max: pick(over.max, base.max), min: pick(over.min, base.min), default: pick(over.default, base.default) }
+}
+
 /** The fields a level inherits, merged over the level above. */
 export function mergeInherited(base: MeshDefaults, over: InheritedDocument | undefined): MeshDefaults {
   if (over === undefined) return base
@@ -113,6 +119,7 @@ export function mergeInherited(base: MeshDefaults, over: InheritedDocument | und
     outlierDetection: mergeOutlier(base.outlierDetection, over.outlierDetection),
     circuitBreaker: mergeBreaker(base.circuitBreaker, over.circuitBreaker),
     concurrency: mergeConcurrency(base.concurrency, over.concurrency),
+    inboundTimeout: mergeInboundTimeout(base.inboundTimeout, over.inboundTimeout),
     mtls: pick(over.mtls, base.mtls),
   }
 }
@@ -126,6 +133,7 @@ export function builtInDefaults(): MeshDefaults {
     outlierDetection: POLICY_DEFAULTS.outlierDetection,
     circuitBreaker: POLICY_DEFAULTS.circuitBreaker,
     concurrency: POLICY_DEFAULTS.concurrency,
+    inboundTimeout: POLICY_DEFAULTS.inboundTimeout,
     mtls: POLICY_DEFAULTS.mtls,
   }
 }
@@ -245,6 +253,7 @@ export function resolveServiceDocument(name: string, doc: ServiceDocument, defau
     outlierDetection: merged.outlierDetection,
     circuitBreaker: merged.circuitBreaker,
     concurrency: merged.concurrency,
+    inboundTimeout: merged.inboundTimeout,
   }
 }
 
@@ -280,6 +289,14 @@ export function mergedIssues(level: MeshDefaults | ServicePolicy, parent: MeshDe
       segments: [...path, 'outlierDetection'],
       message: `baseEjectionTime (${od.baseEjectionTime}ms) is longer than maxEjectionTime (${od.maxEjectionTime}ms)`,
     })
+  }
+  const t = level.inboundTimeout
+  const before = parent?.inboundTimeout
+  if (before === undefined || t.max !== before.max || t.min !== before.min || t.default !== before.default) {
+    const at = [...path, 'inboundTimeout']
+    if (t.min > t.max) issues.push({ segments: at, message: `min (${t.min}ms) is longer than max (${t.max}ms)` })
+    if (t.default !== undefined && t.default > t.max)
+      issues.push({ segments: at, message: `default (${t.default}ms) is longer than max (${t.max}ms)` })
   }
   return issues
 }

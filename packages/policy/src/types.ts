@@ -84,6 +84,19 @@ export interface ConcurrencyPolicy {
   maxPending: number
 }
 
+/**
+ * How a service bounds the deadlines its callers send when it serves them (`x-weft-timeout`,
+ * `grpc-timeout`, `x-envoy-expected-rq-timeout-ms`): only the serving process's own entry applies.
+ */
+export interface InboundTimeoutPolicy {
+  /** The longest deadline a caller may set, in ms; longer ones are cut to it. Default 5 minutes. */
+  max: number
+  /** The shortest honoured, in ms; shorter ones (`0` included) are raised to it. Default 0 (off). */
+  min: number
+  /** The deadline of a request that sent no valid deadline header, in ms; `undefined` for none. */
+  default: number | undefined
+}
+
 export type LoadBalancerType = 'round-robin' | 'least-request' | 'ewma' | 'ring-hash' | 'maglev'
 
 export interface LoadBalancerPolicy {
@@ -195,6 +208,8 @@ export interface ServicePolicy {
   outlierDetection: OutlierDetectionPolicy | false
   circuitBreaker: CircuitBreakerPolicy | false
   concurrency: ConcurrencyPolicy
+  /** How the service bounds the deadlines of the calls it serves (inbound). */
+  inboundTimeout: InboundTimeoutPolicy
 }
 
 /** The fields `defaults` and a service may both set, resolved: what a service the document does not list gets. */
@@ -205,6 +220,7 @@ export interface MeshDefaults {
   outlierDetection: OutlierDetectionPolicy | false
   circuitBreaker: CircuitBreakerPolicy | false
   concurrency: ConcurrencyPolicy
+  inboundTimeout: InboundTimeoutPolicy
   /** `defaults.mtls` (default PERMISSIVE): the mode of every service that does not set its own. */
   mtls: MtlsMode
 }

@@ -1,6 +1,6 @@
 /** The fields other packages read: each one parsed into its resolved shape, and its checks. */
 import { describe, expect, it } from 'vitest'
-import { POLICY_DEFAULTS, parsePolicy, resolveService } from '../src/index.js'
+import { defaultServicePolicy, POLICY_DEFAULTS, parsePolicy, resolveService } from '../src/index.js'
 import { linesOf, payments } from './helpers.js'
 
 const service = (fields: Record<string, unknown>) => {
@@ -137,6 +137,58 @@ describe('outlier detection and circuit breaker', () => {
 
   it('takes concurrency limits', () => {
     expect(service({ concurrency: { maxInFlight: 100, maxPending: 10 } }).concurrency).toEqual({ maxInFlight: 100, maxPending: 10 })
+  })
+})
+
+describe('inboundTimeout', () => {
+  it('bounds the deadlines callers send by default as inboundDeadline does: at most 5 minutes, no minimum, no default', () => {
+    expect(service({}).inboundTimeout).toEqual({ max: 300_000, min: 0, default: undefined })
+  })
+
+  it('takes a maximum, a minimum and a default, in milliseconds', () => {
+    expect(service({ inboundTimeout: { max: '30s', min: '100ms', default: '10s' } }).inboundTimeout).toEqual({
+      max: 30_000,
+      min: 100,
+      default: 10_000,
+    })
+  })
+
+  it('is inherited from defaults key by key', () => {
+    const doc = {
+      apiVersion: 'weft.dev/v1',
+      defaults: { inboundTimeout: { max: '1m', default: '5s' } },
+      services: { payments: { inboundTimeout: { min: '50ms' } }, ledger: {} },
+    }
+    const policy = parsePolicy(doc)
+    expect(resolveService(policy, 'payments')?.inboundTimeout).toEqual({ max: 60_000, min: 50, default: 5000 })
+    expect(defaultServicePolicy(policy, 'unlisted').inboundTimeout).toEqual({ max: 60_000, min: 0, default: 5000 })
+  })
+
+  it('refuses a minimum longer than the maximum, once merged, at the level that set it', () => {
+    const doc = {
+      apiVersion: 'weft.dev/v1',
+      defaults: { inboundTimeout: { max: '1s' } },
+      services: { payments: { inboundTimeout: { min: '2s' } } },
+    }
+    expect(linesOf(doc)).toEqual(['services.payments.inboundTimeout: min (2000ms) is longer than max (1000ms)'])
+  })
+
+  it('refuses a default longer than the maximum', () => {
+    expect(linesOf(payments({ inboundTimeout: { default: '10m' } }))).toEqual([
+      'services.payments.inboundTimeout: default (600000ms) is longer than max (300000ms)',
+    ])
+  })
+
+  it('refuses a maximum or default of 0 and a negative minimum, naming the field', () => {
+    expect(linesOf(payments({ inboundTimeout: { max: 0, min: '-1s', default: '0ms' } }))).toEqual([
+      'services.payments.inboundTimeout.max: must be longer than 0',
+      expect.stringMatching(/^services\.payments\.inboundTimeout\.min: /),
+      'services.payments.inboundTimeout.default: must be longer than 0',
+    ])
+  })
+
+  it('refuses an unknown key inside it, with a hint', () => {
+    expect(linesOf(payments({ inboundTimeout: { maximum: '1s' } }))[0]).toMatch(/^services\.payments\.inboundTimeout\.maximum: /)
   })
 })
 

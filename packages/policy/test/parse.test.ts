@@ -111,6 +111,11 @@ describe('a document with every field docs/policy.md describes', () => {
     expect(Object.values(policy.services).map((s) => s.mtls)).toEqual(['PERMISSIVE', 'STRICT', 'STRICT', 'STRICT'])
   })
 
+  it('gives defaults.inboundTimeout to every service, a service changing only what it sets', () => {
+    expect(resolveService(policy, 'payments')?.inboundTimeout).toEqual({ max: 300_000, min: 100, default: 30_000 })
+    expect(resolveService(policy, 'search')?.inboundTimeout).toEqual({ max: 300_000, min: 0, default: 30_000 })
+  })
+
   it('names the routes as given or by position, and adds the catch-all only where needed', () => {
     expect(resolveService(policy, 'payments')?.routes.map((r) => r.name)).toEqual(['charge', 'route-1', 'route-2', 'default'])
     expect(resolveService(policy, 'search')?.routes.map((r) => r.name)).toEqual(['route-0'])
