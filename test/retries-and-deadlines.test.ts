@@ -8,7 +8,8 @@ import { Readable } from 'node:stream'
 import { createMesh, type Mesh } from '@weft/client'
 import { currentCall, weftErrorOf } from '@weft/core'
 import { ManualClock } from '@weft/core/testing'
-import { inboundDeadlineStats } from '@weft/deadline'
+import { INBOUND_DEADLINE_DEFAULTS, inboundDeadlineStats } from '@weft/deadline'
+import { POLICY_DEFAULTS } from '@weft/policy'
 import { weftHandler } from '@weft/server'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -258,5 +259,68 @@ describe('the server deadline', () => {
     expect(ran()).toBe(garbage.length + 4)
     // Node trims the leading space of ' 100' and drops the empty value, so some arrive valid or absent
     expect(inboundDeadlineStats.invalid['x-weft-timeout'] - before).toBeGreaterThanOrEqual(garbage.length - 3)
+  })
+})
+
+describe("the serving service's inboundTimeout", () => {
+  /** A weft server for `orders` under `inboundTimeout`; its handler answers the time it was given, in ms. */
+  async function boundedServer(inboundTimeout: Record<string, unknown> | undefined): Promise<{ up: Upstream; mesh: Mesh }> {
+    const policy = { apiVersion: 'weft.dev/v1', services: { orders: inboundTimeout === undefined ? {} : { inboundTimeout } } }
+    const mesh = await createMesh({ service: 'orders', policy })
+    onTestFinished(() => mesh.close())
+    const up = await serve(createServer(weftHandler(mesh, (_req, res) => res.end(String(currentCall()?.remainingMs())))))
+    onTestFinished(() => up.close())
+    return { up, mesh }
+  }
+
+  async function timeGiven(up: Upstream, headers: Record<string, string> = {}): Promise<number> {
+    const res = await request(`${up.url}/orders`, { headers })
+    expect(res.statusCode).toBe(200)
+    return Number(await res.body.text())
+  }
+
+  it('min: a caller from outside the mesh cannot force shedding; x-weft-timeout: 0 is raised to the minimum and served', async () => {
+    const { up } = await boundedServer({ min: '500ms' })
+
+    const given = await timeGiven(up, { 'x-weft-timeout': '0' })
+
+    expect(given).toBeGreaterThan(400)
+    expect(given).toBeLessThanOrEqual(500)
+  })
+
+  it('max: a huge deadline is cut to the maximum', async () => {
+    const { up } = await boundedServer({ max: '1s' })
+
+    expect(await timeGiven(up, { 'x-weft-timeout': '9999999999' })).toBeLessThanOrEqual(1000)
+  })
+
+  it('default: a request with no deadline header, or only garbage, gets the default; without one it has none', async () => {
+    const { up } = await boundedServer({ default: '2s' })
+    const unbounded = await boundedServer(undefined)
+
+    const none = await timeGiven(up)
+    const garbage = await timeGiven(up, { 'x-weft-timeout': 'abc' })
+
+    expect(none).toBeGreaterThan(1500)
+    expect(none).toBeLessThanOrEqual(2000)
+    expect(garbage).toBeLessThanOrEqual(2000)
+    expect(await timeGiven(unbounded.up)).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it("left unset, its bounds are inboundDeadline's own defaults", () => {
+    expect(POLICY_DEFAULTS.inboundTimeout).toEqual({
+      max: INBOUND_DEADLINE_DEFAULTS.maxInboundTimeout,
+      min: INBOUND_DEADLINE_DEFAULTS.minInboundTimeout,
+      default: undefined,
+    })
+  })
+
+  it('a policy update changes the bounds of a server already listening', async () => {
+    const { up, mesh } = await boundedServer({ max: '10s' })
+    expect(await timeGiven(up, { 'x-weft-timeout': '60000' })).toBeGreaterThan(5000)
+
+    await mesh.update({ apiVersion: 'weft.dev/v1', services: { orders: { inboundTimeout: { max: '1s' } } } })
+
+    expect(await timeGiven(up, { 'x-weft-timeout': '60000' })).toBeLessThanOrEqual(1000)
   })
 })

@@ -32,7 +32,13 @@ export const serverLayers: readonly Layer<InboundContext>[] = [
   layer('trace', 'first, so the server span covers everything and the trace id reaches the handler', (ctx) => inboundTrace(ctx.tracing)),
   layer('deadline', 'before any work: a request that arrives expired is answered 504 at once', (ctx) =>
     // invalid deadline headers are counted in @weft/deadline's inboundDeadlineStats
-    inboundDeadline({ clock: ctx.clock, timers: ctx.timers }),
+    inboundDeadline({
+      maxInboundTimeout: ctx.service.inboundTimeout.max,
+      minInboundTimeout: ctx.service.inboundTimeout.min,
+      defaultTimeout: ctx.service.inboundTimeout.default,
+      clock: ctx.clock,
+      timers: ctx.timers,
+    }),
   ),
   layer('authorization', 'identity from the verified TLS socket; denied calls never reach metrics as served work', (ctx) =>
     ctx.service.authorization.length === 0 ? undefined : authorization(ctx.service.authorization),
