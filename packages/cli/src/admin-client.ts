@@ -14,10 +14,31 @@ export function adminUrl(input: string): string {
 
 /** GETs a path of the admin endpoint as text; throws with the status on anything but 200. */
 export async function getText(base: string, path: string, timeoutMs = 5000): Promise<string> {
-  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) })
+  let res: Response
+  try {
+    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) })
+  } catch (err) {
+    throw unreachable(base, err, timeoutMs)
+  }
   const text = await res.text()
   if (res.status !== 200) throw new Error(`${base}${path} answered ${res.status}: ${text.slice(0, 200)}`)
   return text
+}
+
+/**
+ * The one line a failed fetch becomes, as `weft check` words it: `http://127.0.0.1:9990 does not
+ * answer: ECONNREFUSED`. fetch's own message is only `fetch failed`; the reason is in its cause.
+ */
+function unreachable(base: string, err: unknown, timeoutMs?: number): Error {
+  if ((err as Error)?.name === 'TimeoutError') return new Error(`${base} does not answer within ${timeoutMs} ms`)
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause
+  const reason =
+    typeof cause?.code === 'string'
+      ? cause.code
+      : typeof cause?.message === 'string'
+        ? cause.message
+        : String((err as Error)?.message ?? err)
+  return new Error(`${base} does not answer: ${reason}`)
 }
 
 /** One server-sent event. */
@@ -44,7 +65,7 @@ export async function readTap(
     res = await fetch(`${base}/tap${q === '' ? '' : `?${q}`}`, { signal })
   } catch (err) {
     if (signal.aborted) return
-    throw err
+    throw unreachable(base, err)
   }
   if (res.status !== 200 || res.body === null) throw new Error(`${base}/tap answered ${res.status}`)
   const decoder = new TextDecoder()

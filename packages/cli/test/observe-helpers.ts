@@ -1,4 +1,6 @@
 /** A real admin endpoint over real metrics, and a scripted run through the real client layers. */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { type Call, compose, type Reply } from '@weft/core'
 import { createMeshMetrics, type MeshMetrics, metrics, observeAttempts } from '@weft/metrics'
 import { retry } from '@weft/retry'
@@ -52,6 +54,15 @@ export async function scriptedRun(meter: MeshMetrics): Promise<void> {
     observeAttempts({ meter, service: 'payments' }),
   )(network)
   for (let i = 0; i < 5; i++) await handler(call())
+}
+
+/** The URL of a loopback port nobody listens on: one the OS just handed out and took back. */
+export async function deadAdminUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
 }
 
 export { createMeshMetrics }

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { routeRows, runRoutes } from '../src/commands/routes.js'
 import { createProgram } from '../src/index.js'
 import { parseSamples } from '../src/prom-text.js'
-import { adminFor, createMeshMetrics, scriptedRun } from './observe-helpers.js'
+import { adminFor, createMeshMetrics, deadAdminUrl, scriptedRun } from './observe-helpers.js'
 
 describe('weft routes', () => {
   it('is a registered sub-command taking an admin URL', () => {
@@ -70,5 +70,11 @@ describe('weft routes', () => {
 
   it('fails clearly on something that is not an admin URL', async () => {
     await expect(runRoutes('payments', {}, () => {})).rejects.toThrow(/not a URL: payments/)
+  })
+
+  it('an admin URL nobody listens on fails with one line naming it and why, not `fetch failed`', async () => {
+    const url = await deadAdminUrl()
+
+    await expect(runRoutes(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
 })

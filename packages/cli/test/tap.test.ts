@@ -2,7 +2,7 @@ import type { TapEvent } from '@weft/metrics'
 import { describe, expect, it } from 'vitest'
 import { formatTapLine, runTap } from '../src/commands/tap.js'
 import { runTop, TopTable } from '../src/commands/top.js'
-import { adminFor, createMeshMetrics } from './observe-helpers.js'
+import { adminFor, createMeshMetrics, deadAdminUrl } from './observe-helpers.js'
 
 const event = (patch: Partial<TapEvent> = {}): TapEvent => ({
   time: Date.parse('2026-11-22T10:00:00.123Z'),
@@ -56,6 +56,12 @@ describe('weft tap', () => {
     await done
     expect(JSON.parse(lines[0] as string)).toMatchObject({ service: 'payments', status: 200, fate: 'ok_after_retry' })
   })
+
+  it('an admin URL nobody listens on fails with one line naming it and why, not `fetch failed`', async () => {
+    const url = await deadAdminUrl()
+
+    await expect(runTap(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
+  })
 })
 
 describe('weft top', () => {
@@ -84,5 +90,11 @@ describe('weft top', () => {
     const last = JSON.parse((chunks.at(-1) as string).trim())
     expect(last.rows[0]).toMatchObject({ path: '/charge', count: 2 })
     expect(last.rows[1]).toMatchObject({ path: '/refund', count: 1 })
+  })
+
+  it('an admin URL nobody listens on fails with one line naming it and why, not `fetch failed`', async () => {
+    const url = await deadAdminUrl()
+
+    await expect(runTop(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
 })
