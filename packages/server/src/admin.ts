@@ -115,6 +115,9 @@ export function adminHandler(source: AdminSource, options: AdminOptions = {}): R
     }
     const direction = query.get('direction')
     if (direction === 'inbound' || direction === 'outbound') filter.direction = direction
+    // a filter it cannot apply would stream every call, which reads as if the filter held
+    else if (direction !== null && direction !== '')
+      return send(res, 400, { error: `direction must be inbound or outbound, got ${JSON.stringify(direction.slice(0, 64))}` })
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
     res.write(': weft tap\n\n')
     if (req.method === 'HEAD') return res.end()

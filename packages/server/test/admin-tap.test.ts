@@ -118,4 +118,14 @@ describe('/tap', () => {
     await until(() => meter.tap.subscribers === 0)
     expect(server.tapStreams()).toHaveLength(0)
   })
+
+  it('answers 400 to a direction other than inbound or outbound, rather than streaming every call', async () => {
+    const { meter, server } = await start()
+
+    const res = await fetch(`${server.url}/tap?direction=sideways`)
+
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({ error: 'direction must be inbound or outbound, got "sideways"' })
+    expect(meter.tap.subscribers).toBe(0)
+  })
 })
