@@ -77,4 +77,12 @@ describe('weft routes', () => {
 
     await expect(runRoutes(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
+
+  it('--direction other than inbound or outbound is refused, not read as a filter that matches nothing', async () => {
+    const meter = createMeshMetrics()
+    await scriptedRun(meter)
+    const admin = await adminFor(meter)
+
+    await expect(runRoutes(admin.url, { direction: 'out' }, () => {})).rejects.toThrow('--direction takes inbound or outbound, got out')
+  })
 })

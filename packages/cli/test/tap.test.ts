@@ -62,6 +62,14 @@ describe('weft tap', () => {
 
     await expect(runTap(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
+
+  it('--direction other than inbound or outbound is refused, not streamed unfiltered', async () => {
+    const admin = await adminFor(createMeshMetrics())
+
+    await expect(runTap(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow(
+      '--direction takes inbound or outbound, got sideways',
+    )
+  })
 })
 
 describe('weft top', () => {
@@ -96,5 +104,13 @@ describe('weft top', () => {
     const url = await deadAdminUrl()
 
     await expect(runTop(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
+  })
+
+  it('--direction other than inbound or outbound is refused, not shown unfiltered', async () => {
+    const admin = await adminFor(createMeshMetrics())
+
+    await expect(runTop(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow(
+      '--direction takes inbound or outbound, got sideways',
+    )
   })
 })

@@ -1,6 +1,7 @@
 /** `weft routes <admin-url>`: per route, success rate, requests per second and latency percentiles, effective and actual. */
 import type { Command } from 'commander'
 import { adminUrl, getText } from '../admin-client.js'
+import { directionFlag } from '../flags.js'
 import { parseSamples, type Sample } from '../prom-text.js'
 import { ms, percent, rate, table } from '../table.js'
 
@@ -63,6 +64,7 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
   const wide = flags.wide === true || flags.output === 'wide'
   const window = Number(flags.window ?? '0')
   if (!Number.isFinite(window) || window < 0) throw new Error(`--window must be a number of seconds ≥ 0, got ${flags.window}`)
+  const direction = directionFlag(flags.direction)
   let before: Sample[] | undefined
   if (window > 0) {
     before = parseSamples(await getText(base, '/metrics'))
@@ -72,7 +74,7 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
   const after = parseSamples(await getText(base, '/metrics'))
   let rows = routeRows(after, before, window > 0 ? window : now - startTime(after))
   if (flags.service !== undefined) rows = rows.filter((r) => r.service === flags.service)
-  if (flags.direction !== undefined) rows = rows.filter((r) => r.direction === flags.direction)
+  if (direction !== undefined) rows = rows.filter((r) => r.direction === direction)
   if (flags.json) {
     out(JSON.stringify(rows.map(jsonRow), null, 2))
     return 0

@@ -1,6 +1,7 @@
 /** `weft tap <admin-url>`: one line per finished call, live, from the admin endpoint's `/tap`. */
 import type { Command } from 'commander'
 import { adminUrl, readTap } from '../admin-client.js'
+import { directionFlag } from '../flags.js'
 import { ms } from '../table.js'
 
 export interface TapFlags {
@@ -82,6 +83,7 @@ export async function runTap(
   const base = adminUrl(url)
   const limit = flags.count === undefined ? Number.POSITIVE_INFINITY : Number(flags.count)
   if (!(limit > 0)) throw new Error(`--count must be a positive number, got ${flags.count}`)
+  const direction = directionFlag(flags.direction)
   const stop = new AbortController()
   signal?.addEventListener('abort', () => stop.abort(), { once: true })
   const timer = flags.duration === undefined ? undefined : setTimeout(() => stop.abort(), Number(flags.duration) * 1000)
@@ -91,7 +93,7 @@ export async function runTap(
   try {
     await readTap(
       base,
-      { service: flags.service, route: flags.route, path: flags.path, method: flags.method, direction: flags.direction },
+      { service: flags.service, route: flags.route, path: flags.path, method: flags.method, direction },
       (e) => {
         if (stop.signal.aborted) return
         if (e.event === 'dropped') {

@@ -1,6 +1,7 @@
 /** `weft top <admin-url>`: a live table of the busiest paths, refreshed from the admin endpoint's `/tap`. */
 import type { Command } from 'commander'
 import { adminUrl, readTap } from '../admin-client.js'
+import { directionFlag } from '../flags.js'
 import { ms, percent, table } from '../table.js'
 import type { TapLine } from './tap.js'
 
@@ -117,6 +118,7 @@ export async function runTop(
   const base = adminUrl(url)
   const interval = Number(flags.interval ?? '1')
   if (!(interval > 0)) throw new Error(`--interval must be a positive number of seconds, got ${flags.interval}`)
+  const direction = directionFlag(flags.direction)
   const tty = process.stdout.isTTY === true && !flags.json
   const rows = flags.rows !== undefined ? Number(flags.rows) : tty ? Math.max(5, (process.stdout.rows ?? 24) - 3) : 20
   const top = new TopTable()
@@ -133,7 +135,7 @@ export async function runTop(
   try {
     await readTap(
       base,
-      { service: flags.service, route: flags.route, path: flags.path, direction: flags.direction },
+      { service: flags.service, route: flags.route, path: flags.path, direction },
       (e) => {
         if (e.event === 'message') top.add(JSON.parse(e.data) as TapLine)
       },
