@@ -133,4 +133,12 @@ describe('weft check', () => {
     const { lines } = await check([], { admin: admin.url, json: true })
     expect(JSON.parse(lines[0] as string)).toMatchObject({ ok: true, checks: [{ target: 'admin', status: 'ok' }, {}, {}] })
   })
+
+  it('--warn-days that is not a whole number of days is refused, not read as "never warn"', async () => {
+    const dir = await folder()
+    const cert = await issueCertificate({ anchor, spiffeId, lifetime: '30d' })
+    await writeFile(join(dir, 'cert.pem'), cert.cert)
+
+    await expect(check([join(dir, 'cert.pem')], { warnDays: 'abc' })).rejects.toThrow('--warn-days must be a whole number ≥ 0, got abc')
+  })
 })

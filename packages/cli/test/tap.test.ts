@@ -63,6 +63,14 @@ describe('weft tap', () => {
     await expect(runTap(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
 
+  it('--duration that is not a positive number of seconds is refused, not run for a millisecond', async () => {
+    const admin = await adminFor(createMeshMetrics())
+
+    await expect(runTap(admin.url, { duration: 'abc' }, () => {})).rejects.toThrow(
+      '--duration must be a positive number of seconds, got abc',
+    )
+  })
+
   it('--direction other than inbound or outbound is refused, not streamed unfiltered', async () => {
     const admin = await adminFor(createMeshMetrics())
 
@@ -112,5 +120,14 @@ describe('weft top', () => {
     await expect(runTop(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow(
       '--direction takes inbound or outbound, got sideways',
     )
+  })
+
+  it('--duration and --rows that are not numbers are refused, not an empty table', async () => {
+    const admin = await adminFor(createMeshMetrics())
+
+    await expect(runTop(admin.url, { duration: 'abc' }, () => {})).rejects.toThrow(
+      '--duration must be a positive number of seconds, got abc',
+    )
+    await expect(runTop(admin.url, { rows: 'abc', duration: '1' }, () => {})).rejects.toThrow('--rows must be a whole number ≥ 1, got abc')
   })
 })

@@ -9,6 +9,7 @@ import { isWeftError } from '@weft/core'
 import { describeCertificate, IDENTITY_FILES } from '@weft/mtls'
 import { loadPolicy } from '@weft/policy'
 import type { Command } from 'commander'
+import { wholeFlag } from '../flags.js'
 
 export interface CheckFlags {
   admin?: string
@@ -67,7 +68,7 @@ export async function runCheck(files: readonly string[], flags: CheckFlags, out:
 
 /** Every check's result, in the order given. */
 export async function checkAll(files: readonly string[], flags: CheckFlags): Promise<CheckResult[]> {
-  const warnDays = Number(flags.warnDays ?? CHECK_DEFAULTS.warnDays)
+  const warnDays = wholeFlag('--warn-days', flags.warnDays, 0) ?? CHECK_DEFAULTS.warnDays
   const bundle = flags.bundle === undefined ? undefined : await readBundle(flags.bundle)
   const results: CheckResult[] = []
   for (const file of files) results.push(...(await checkPath(file, warnDays, bundle)))

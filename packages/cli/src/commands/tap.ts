@@ -1,7 +1,7 @@
 /** `weft tap <admin-url>`: one line per finished call, live, from the admin endpoint's `/tap`. */
 import type { Command } from 'commander'
 import { adminUrl, readTap } from '../admin-client.js'
-import { directionFlag } from '../flags.js'
+import { directionFlag, secondsFlag } from '../flags.js'
 import { ms } from '../table.js'
 
 export interface TapFlags {
@@ -84,9 +84,10 @@ export async function runTap(
   const limit = flags.count === undefined ? Number.POSITIVE_INFINITY : Number(flags.count)
   if (!(limit > 0)) throw new Error(`--count must be a positive number, got ${flags.count}`)
   const direction = directionFlag(flags.direction)
+  const duration = secondsFlag('--duration', flags.duration)
   const stop = new AbortController()
   signal?.addEventListener('abort', () => stop.abort(), { once: true })
-  const timer = flags.duration === undefined ? undefined : setTimeout(() => stop.abort(), Number(flags.duration) * 1000)
+  const timer = duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000)
   const onSignal = () => stop.abort()
   process.once('SIGINT', onSignal)
   let seen = 0

@@ -1,7 +1,7 @@
 /** `weft top <admin-url>`: a live table of the busiest paths, refreshed from the admin endpoint's `/tap`. */
 import type { Command } from 'commander'
 import { adminUrl, readTap } from '../admin-client.js'
-import { directionFlag } from '../flags.js'
+import { directionFlag, secondsFlag, wholeFlag } from '../flags.js'
 import { ms, percent, table } from '../table.js'
 import type { TapLine } from './tap.js'
 
@@ -116,11 +116,11 @@ export async function runTop(
   signal?: AbortSignal,
 ): Promise<number> {
   const base = adminUrl(url)
-  const interval = Number(flags.interval ?? '1')
-  if (!(interval > 0)) throw new Error(`--interval must be a positive number of seconds, got ${flags.interval}`)
+  const interval = secondsFlag('--interval', flags.interval ?? '1') as number
+  const duration = secondsFlag('--duration', flags.duration)
   const direction = directionFlag(flags.direction)
   const tty = process.stdout.isTTY === true && !flags.json
-  const rows = flags.rows !== undefined ? Number(flags.rows) : tty ? Math.max(5, (process.stdout.rows ?? 24) - 3) : 20
+  const rows = wholeFlag('--rows', flags.rows, 1) ?? (tty ? Math.max(5, (process.stdout.rows ?? 24) - 3) : 20)
   const top = new TopTable()
   const stop = new AbortController()
   signal?.addEventListener('abort', () => stop.abort(), { once: true })
@@ -131,7 +131,7 @@ export async function runTop(
     else out(`${tty ? '\x1b[H\x1b[2J' : ''}${top.render(rows)}\n${tty ? '' : '\n'}`)
   }
   const refresh = setInterval(show, interval * 1000)
-  const timer = flags.duration === undefined ? undefined : setTimeout(() => stop.abort(), Number(flags.duration) * 1000)
+  const timer = duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000)
   try {
     await readTap(
       base,
