@@ -10,6 +10,13 @@ if (!existsSync(built)) {
   console.error(`weft: ${fileURLToPath(built)} is missing; the cli is not built yet (in the weft repo: npm run build)`)
   process.exit(1)
 }
+// `weft tap … | head`: when the reader goes away, stop as quietly as a Unix tool does, not with
+// Node's unhandled EPIPE and its stack trace
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  console.error(`weft: cannot write the output: ${err.message}`)
+  process.exit(1)
+})
 const { createProgram } = await import(built.href)
 createProgram()
   .parseAsync(process.argv)

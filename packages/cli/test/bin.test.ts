@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -33,5 +33,19 @@ describe('the weft launcher', () => {
 
     expect(stdout).toMatch(/^Usage: weft /)
     expect(stdout).toMatch(/^ {2}demo /m)
+  })
+
+  it('`weft import … | head`: a reader that goes away ends weft quietly, with no EPIPE stack trace', async () => {
+    const fixture = fileURLToPath(new URL('../../traffic/test/fixtures/istio-virtualservice.yaml', import.meta.url))
+    const child = spawn(process.execPath, [fileURLToPath(launcher), 'import', fixture], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.destroy() // the reader is gone before weft writes a byte
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+
+    const code = await new Promise((resolve) => child.on('close', resolve))
+
+    expect(stderr).not.toContain('EPIPE')
+    expect(stderr).not.toMatch(/^\s+at /m)
+    expect(code).toBe(0)
   })
 })
