@@ -103,6 +103,12 @@ describe('weft import', () => {
     })
     expect(() => importMeshConfig('kind: [unclosed')).toThrow(/not YAML/)
   })
+
+  it('text that is not YAML is refused in one line naming the file, line and column, with no code frame', () => {
+    const read = () => importMeshConfig(['kind: VirtualService\nspec: [\n'], { names: ['vs.yaml'] })
+
+    expect(read).toThrow(/^weft import: vs\.yaml: not YAML weft can read: .+ \(line \d+, column \d+\)$/)
+  })
 })
 
 describe('weft import, one file at a time', () => {

@@ -61,10 +61,16 @@ export function importMeshConfig(texts: string | readonly string[], options: Imp
     const bytes = Buffer.byteLength(text, 'utf8')
     if (bytes > maxBytes) throw invalid(`${where}: ${bytes} bytes, over the limit of ${maxBytes}`)
     let index = 0
-    for (const doc of loadYaml().parseAllDocuments(text, { merge: false })) {
+    const { LineCounter, parseAllDocuments } = loadYaml()
+    // not the yaml package's pretty errors: they add a code frame, and the command prints one line
+    const lines = new LineCounter()
+    for (const doc of parseAllDocuments(text, { merge: false, prettyErrors: false, lineCounter: lines })) {
       index++
       const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
-      if (problem !== undefined) throw invalid(`${where}: not YAML weft can read: ${problem.message}`)
+      if (problem !== undefined) {
+        const { line, col } = lines.linePos(problem.pos[0])
+        throw invalid(`${where}: not YAML weft can read: ${problem.message} (line ${line}, column ${col})`)
+      }
       let value: unknown
       try {
         value = doc.toJS({ maxAliasCount })
