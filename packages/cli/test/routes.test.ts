@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { routeRows, runRoutes } from '../src/commands/routes.js'
 import { createProgram } from '../src/index.js'
@@ -84,5 +86,14 @@ describe('weft routes', () => {
     const admin = await adminFor(meter)
 
     await expect(runRoutes(admin.url, { direction: 'out' }, () => {})).rejects.toThrow('--direction takes inbound or outbound, got out')
+  })
+
+  it('a URL whose /metrics holds no weft mesh metrics (a control plane, say) is refused, not shown as "no calls measured yet"', async () => {
+    const server = createServer((_req, res) => res.end('# TYPE weft_control_plane_watchers gauge\nweft_control_plane_watchers 0\n'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+    await expect(runRoutes(url, {}, () => {})).rejects.toThrow(`${url}/metrics serves no weft mesh metrics`)
   })
 })

@@ -67,11 +67,11 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
   const direction = directionFlag(flags.direction)
   let before: Sample[] | undefined
   if (window > 0) {
-    before = parseSamples(await getText(base, '/metrics'))
+    before = await scrape(base)
     await new Promise((resolve) => setTimeout(resolve, window * 1000))
   }
   const now = Date.now() / 1000
-  const after = parseSamples(await getText(base, '/metrics'))
+  const after = await scrape(base)
   let rows = routeRows(after, before, window > 0 ? window : now - startTime(after))
   if (flags.service !== undefined) rows = rows.filter((r) => r.service === flags.service)
   if (direction !== undefined) rows = rows.filter((r) => r.direction === direction)
@@ -105,6 +105,14 @@ export async function runRoutes(url: string, flags: RoutesFlags, out: (text: str
     ),
   )
   return 0
+}
+
+/** One scrape of the admin endpoint's `/metrics`; refused when it holds none of weft's, so no table of nothing is printed. */
+async function scrape(base: string): Promise<Sample[]> {
+  const samples = parseSamples(await getText(base, '/metrics'))
+  if (!samples.some((s) => s.name === 'weft_start_time_seconds'))
+    throw new Error(`${base}/metrics serves no weft mesh metrics: give the URL of a mesh's admin endpoint (mesh.admin())`)
+  return samples
 }
 
 function startTime(samples: Sample[]): number {
