@@ -63,4 +63,12 @@ describe('weft control-plane', () => {
       '--port must be a port number',
     )
   })
+
+  it('refuses --dir naming the document rather than its folder, instead of serving nothing from a "folder" with no mesh.yaml', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+
+    await expect(
+      runControlPlane({ dir: join(dir, 'mesh.yaml'), port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, () => {}),
+    ).rejects.toThrow(`--dir takes the folder holding the document, not the file: --dir ${dir}`)
+  })
 })

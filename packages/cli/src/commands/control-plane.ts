@@ -1,6 +1,7 @@
 /** `weft control-plane`: serves the policy in a folder (or in etcd) to mesh agents, and signs their certificates. */
 
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
 import { loadTrustAnchor } from '@weft/mtls'
 import type { Command } from 'commander'
@@ -50,6 +51,9 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
   const port = Number(flags.port)
   if (!/^\d{1,5}$/.test(flags.port) || port > 65_535) throw new Error(`weft control-plane: --port must be a port number, got ${flags.port}`)
   const options: ControlPlaneOptions = { port, host: flags.host }
+  // the document itself is the likely slip; a folder that does not exist yet is waited for, as documented
+  if (flags.dir !== undefined && (await stat(flags.dir).catch(() => undefined))?.isFile())
+    throw new Error(`weft control-plane: --dir takes the folder holding the document, not the file: --dir ${dirname(flags.dir)}`)
   if (flags.dir !== undefined) options.dir = flags.dir
   else options.store = etcdStore({ endpoints: (flags.etcd as string).split(',').map((u) => u.trim()), prefix: flags.etcdPrefix })
   if ((flags.anchorCert === undefined) !== (flags.anchorKey === undefined))
