@@ -71,4 +71,27 @@ describe('weft control-plane', () => {
       runControlPlane({ dir: join(dir, 'mesh.yaml'), port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, () => {}),
     ).rejects.toThrow(`--dir takes the folder holding the document, not the file: --dir ${dir}`)
   })
+
+  it('refuses a --bootstrap-tokens file that is not a JSON object of token → service, naming the file', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
+    await writeFile(join(dir, 'anchor.key'), anchor.key)
+    await writeFile(join(dir, 'tokens.json'), '[1, 2]')
+    const flags = {
+      dir,
+      port: '0',
+      host: '127.0.0.1',
+      etcdPrefix: '/weft/',
+      anchorCert: join(dir, 'anchor.pem'),
+      anchorKey: join(dir, 'anchor.key'),
+      bootstrapTokens: join(dir, 'mesh.yaml'),
+    }
+
+    await expect(runControlPlane(flags, () => {})).rejects.toThrow(`--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`)
+    flags.bootstrapTokens = join(dir, 'tokens.json')
+    await expect(runControlPlane(flags, () => {})).rejects.toThrow(
+      `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be a JSON object { "<token>": "<service>" }`,
+    )
+  })
 })

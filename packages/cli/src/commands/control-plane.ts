@@ -60,12 +60,28 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
     throw new Error('weft control-plane: --anchor-cert and --anchor-key go together')
   if (flags.anchorCert !== undefined && flags.anchorKey !== undefined) {
     const anchor = loadTrustAnchor({ cert: await readFile(flags.anchorCert, 'utf8'), key: await readFile(flags.anchorKey, 'utf8') })
-    const bootstrapTokens =
-      flags.bootstrapTokens === undefined ? {} : (JSON.parse(await readFile(flags.bootstrapTokens, 'utf8')) as Record<string, string>)
+    const bootstrapTokens = flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)
     options.certificates = { anchor, bootstrapTokens, lifetime: flags.certLifetime ?? '24h' }
   }
   const cp = await createControlPlane(options)
   const status = cp.status()
   log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
   return cp
+}
+
+/** The `--bootstrap-tokens` file: a JSON object of token → service, or an error naming the file and what it should hold. */
+async function readTokens(path: string): Promise<Record<string, string>> {
+  const problem = (why: string) => new Error(`weft control-plane: --bootstrap-tokens ${path}: ${why}`)
+  let tokens: unknown
+  try {
+    tokens = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw problem(err instanceof SyntaxError ? `not JSON (${err.message})` : (err as Error).message)
+  }
+  if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens))
+    throw problem('must be a JSON object { "<token>": "<service>" }')
+  // the token itself stays out of the message: it is a secret
+  for (const service of Object.values(tokens))
+    if (typeof service !== 'string' || service === '') throw problem(`each token's service must be a name, got ${JSON.stringify(service)}`)
+  return tokens as Record<string, string>
 }
