@@ -6,6 +6,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Direction, WeftError } from '@weft/core'
+import { TAP_DEFAULTS } from '@weft/metrics'
 
 /** A live call summary as `/tap` sends it (`@weft/metrics`' TapEvent is one). */
 export type AdminTapEvent = object
@@ -39,7 +40,7 @@ export interface AdminOptions {
   port?: number
   /** Address to listen on. Default `'127.0.0.1'` (the admin endpoint is not for the network). */
   host?: string
-  /** Events buffered per `/tap` reader before new ones are dropped. Default `256`. */
+  /** Events buffered per `/tap` reader before new ones are dropped, 1 to 10 000. Default `256`. */
   tapCapacity?: number
   /** A comment line keeps idle `/tap` streams open through proxies this often (ms). Default `15000`. */
   tapHeartbeat?: number
@@ -70,6 +71,14 @@ export function adminHandler(source: AdminSource, options: AdminOptions = {}): R
   checkSource(source)
   const capacity = options.tapCapacity ?? ADMIN_DEFAULTS.tapCapacity
   const heartbeat = options.tapHeartbeat ?? ADMIN_DEFAULTS.tapHeartbeat
+  // checked here, not at the first /tap: the tap refuses a bad capacity by throwing, inside a request
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > TAP_DEFAULTS.maxCapacity)
+    throw new WeftError(
+      'WEFT_INVALID_ARGUMENT',
+      `admin: tapCapacity must be an integer from 1 to ${TAP_DEFAULTS.maxCapacity}, got ${capacity}`,
+    )
+  if (typeof heartbeat !== 'number' || !(heartbeat > 0) || !Number.isFinite(heartbeat))
+    throw new WeftError('WEFT_INVALID_ARGUMENT', `admin: tapHeartbeat must be a positive number of milliseconds, got ${heartbeat}`)
   const streams = new Set<TapStream>()
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {

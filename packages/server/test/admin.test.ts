@@ -91,4 +91,13 @@ describe('the admin endpoint', () => {
     const { source } = sourceWith()
     await expect(createAdminServer({ ...source, registry: undefined as never }, { port: 0 })).rejects.toThrow(/lacks registry/)
   })
+
+  it('refuses a tapCapacity the tap cannot hold when it starts, rather than throwing out of the first /tap request', async () => {
+    const { source } = sourceWith()
+
+    await expect(createAdminServer(source, { port: 0, tapCapacity: 20_000 })).rejects.toMatchObject({
+      code: 'WEFT_INVALID_ARGUMENT',
+      message: 'admin: tapCapacity must be an integer from 1 to 10000, got 20000',
+    })
+  })
 })
