@@ -1,4 +1,8 @@
-/** Reading flag values: a bad one is refused with the flag's name and what it takes, never read as "no filter" or NaN. */
+/**
+ * Reading flag values and the files they name: a bad one is refused with the flag's name and what it
+ * takes, never read as "no filter" or NaN, nor left to Node's bare `EISDIR` / `ENOENT` line.
+ */
+import { readFile } from 'node:fs/promises'
 import type { Direction } from '@weft/core'
 
 /** `--direction`: `inbound`, `outbound`, or not given. */
@@ -21,4 +25,29 @@ export function wholeFlag(flag: string, value: string | undefined, min: number):
   const n = Number(value)
   if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number ≥ ${min}, got ${value}`)
   return n
+}
+
+/**
+ * The text of a file a flag or argument names; a file that cannot be read is refused with `name`
+ * (`--bundle`, `weft import:`), the path and why, in words.
+ */
+export async function readNamedFile(name: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new Error(`${name} ${path}: ${whyUnreadable(err)}`, { cause: err })
+  }
+}
+
+const UNREADABLE: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+}
+
+function whyUnreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code
+  return (code !== undefined && UNREADABLE[code]) || `cannot be read (${(err as Error)?.message ?? String(err)})`
 }

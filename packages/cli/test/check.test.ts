@@ -5,6 +5,7 @@ import { createTrustAnchor, issueCertificate, writeIdentity } from '@weft/mtls'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { runCheck } from '../src/commands/check.js'
 import { createProgram } from '../src/index.js'
+import { weft } from './launcher.js'
 import { adminFor, createMeshMetrics } from './observe-helpers.js'
 
 const DAY = 86_400_000
@@ -140,5 +141,20 @@ describe('weft check', () => {
     await writeFile(join(dir, 'cert.pem'), cert.cert)
 
     await expect(check([join(dir, 'cert.pem')], { warnDays: 'abc' })).rejects.toThrow('--warn-days must be a whole number ≥ 0, got abc')
+  })
+
+  it('a --bundle that is missing, a directory or no certificate is one line naming it, exit 1', async () => {
+    const dir = await folder()
+    await writeFile(join(dir, 'notes.pem'), 'no certificate here\n')
+    const missing = join(dir, 'missing.pem')
+
+    const runs = await Promise.all([missing, dir, join(dir, 'notes.pem')].map((bundle) => weft(['check', '--bundle', bundle, dir])))
+
+    expect(runs.map((r) => r.stderr)).toEqual([
+      `--bundle ${missing}: no such file\n`,
+      `--bundle ${dir}: is a directory, not a file\n`,
+      `--bundle ${join(dir, 'notes.pem')}: no certificate in the file\n`,
+    ])
+    expect(runs.map((r) => r.code)).toEqual([1, 1, 1])
   })
 })

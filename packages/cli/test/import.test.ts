@@ -6,6 +6,7 @@ import { parsePolicy } from '@weft/policy'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { runImport } from '../src/commands/import.js'
 import { createProgram } from '../src/index.js'
+import { weft } from './launcher.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../traffic/test/fixtures/${name}`, import.meta.url))
 
@@ -74,5 +75,15 @@ describe('weft import of files it cannot read', () => {
     await expect(runImport([fixture('istio-virtualservice.yaml'), bad], {}, () => {})).rejects.toThrow(
       new RegExp(`weft import: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not YAML`),
     )
+  })
+
+  it('a directory given as a file is one line naming it, exit 1, not a bare EISDIR', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-import-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+
+    const { code, stderr } = await weft(['import', dir])
+
+    expect(stderr).toBe(`weft import: ${dir}: is a directory, not a file\n`)
+    expect(code).toBe(1)
   })
 })

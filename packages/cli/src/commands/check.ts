@@ -9,7 +9,7 @@ import { isWeftError } from '@weft/core'
 import { describeCertificate, IDENTITY_FILES } from '@weft/mtls'
 import { loadPolicy } from '@weft/policy'
 import type { Command } from 'commander'
-import { wholeFlag } from '../flags.js'
+import { readNamedFile, wholeFlag } from '../flags.js'
 
 export interface CheckFlags {
   admin?: string
@@ -226,10 +226,16 @@ async function checkIdentityDir(dir: string, warnDays: number): Promise<CheckRes
 }
 
 async function readBundle(path: string): Promise<X509Certificate[]> {
-  const text = await readFile(path, 'utf8')
-  const certs = (text.match(CERT_BLOCK) ?? []).map((p) => new X509Certificate(p))
-  if (certs.length === 0) throw new Error(`--bundle ${path}: no certificate in the file`)
-  return certs
+  const text = await readNamedFile('--bundle', path)
+  const blocks = text.match(CERT_BLOCK) ?? []
+  if (blocks.length === 0) throw new Error(`--bundle ${path}: no certificate in the file`)
+  return blocks.map((pem, i) => {
+    try {
+      return new X509Certificate(pem)
+    } catch (err) {
+      throw new Error(`--bundle ${path}: certificate ${i + 1} is not parseable (${(err as Error).message})`)
+    }
+  })
 }
 
 async function get(url: string): Promise<{ status: number; text: string; etag: string | null } | Error> {

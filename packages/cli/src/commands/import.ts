@@ -1,7 +1,8 @@
 /** `weft import <files…>`: Istio, Gateway API and SMI YAML into a weft policy, saying what did not translate. */
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { importMeshConfig } from '@weft/traffic'
 import type { Command } from 'commander'
+import { readNamedFile } from '../flags.js'
 
 export interface ImportFlags {
   out?: string
@@ -36,7 +37,7 @@ export async function runImport(
   out: (text: string) => void = (t) => process.stdout.write(t),
   err: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<number> {
-  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
+  const texts = await Promise.all(files.map((f) => readNamedFile('weft import:', f)))
   const result = importMeshConfig(texts, { names: files })
   const code = result.untranslated.length > 0 ? IMPORT_EXIT.partial : IMPORT_EXIT.complete
   // --out gets the policy YAML whatever is printed, so `--json --out mesh.yaml` is a policy file plus a report
