@@ -3,7 +3,7 @@
  * takes, never read as "no filter" or NaN, nor left to Node's bare `EISDIR` / `ENOENT` line.
  */
 import { readFile } from 'node:fs/promises'
-import type { Direction } from '@weft/core'
+import { type Direction, parseDuration } from '@weft/core'
 
 /** `--direction`: `inbound`, `outbound`, or not given. */
 export function directionFlag(value: string | undefined): Direction | undefined {
@@ -25,6 +25,19 @@ export function wholeFlag(flag: string, value: string | undefined, min: number):
   const n = Number(value)
   if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number ≥ ${min}, got ${value}`)
   return n
+}
+
+/** A duration above zero as weft reads durations (`--cert-lifetime 24h`), in milliseconds; `undefined` when not given. */
+export function durationFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  let ms: number
+  try {
+    ms = parseDuration(value)
+  } catch {
+    ms = Number.NaN
+  }
+  if (!(ms > 0)) throw new Error(`${flag} must be a duration like 24h or 90m, above zero and at most about 24.8 days, got ${value}`)
+  return ms
 }
 
 /**

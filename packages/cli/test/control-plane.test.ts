@@ -5,6 +5,7 @@ import { createTrustAnchor } from '@weft/mtls'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { runControlPlane } from '../src/commands/control-plane.js'
 import { createProgram } from '../src/index.js'
+import { weft } from './launcher.js'
 
 async function folder(yaml: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-cli-cp-'))
@@ -93,5 +94,23 @@ describe('weft control-plane', () => {
     await expect(runControlPlane(flags, () => {})).rejects.toThrow(
       `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be a JSON object { "<token>": "<service>" }`,
     )
+  })
+
+  it('a --cert-lifetime that is not a duration, or an --anchor-cert that is missing, is one line naming the flag, exit 1', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
+    await writeFile(join(dir, 'anchor.key'), anchor.key)
+    const key = join(dir, 'anchor.key')
+    const start = (cert: string, lifetime: string) =>
+      weft(['control-plane', '--dir', dir, '--port', '0', '--anchor-cert', cert, '--anchor-key', key, '--cert-lifetime', lifetime])
+
+    const [badLifetime, noCert] = await Promise.all([start(join(dir, 'anchor.pem'), 'abc'), start(join(dir, 'nope.pem'), '24h')])
+
+    expect(badLifetime.stderr).toBe(
+      'weft control-plane: --cert-lifetime must be a duration like 24h or 90m, above zero and at most about 24.8 days, got abc\n',
+    )
+    expect(noCert.stderr).toBe(`weft control-plane: --anchor-cert ${join(dir, 'nope.pem')}: no such file\n`)
+    expect([badLifetime.code, noCert.code]).toEqual([1, 1])
   })
 })

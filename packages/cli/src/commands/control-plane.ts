@@ -2,9 +2,10 @@
 
 import { readFile, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
+import { CERTIFICATES_DEFAULTS, type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
 import { loadTrustAnchor } from '@weft/mtls'
 import type { Command } from 'commander'
+import { durationFlag, readNamedFile } from '../flags.js'
 
 export interface ControlPlaneFlags {
   dir?: string
@@ -58,10 +59,14 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
   else options.store = etcdStore({ endpoints: (flags.etcd as string).split(',').map((u) => u.trim()), prefix: flags.etcdPrefix })
   if ((flags.anchorCert === undefined) !== (flags.anchorKey === undefined))
     throw new Error('weft control-plane: --anchor-cert and --anchor-key go together')
+  const lifetime = durationFlag('weft control-plane: --cert-lifetime', flags.certLifetime)
   if (flags.anchorCert !== undefined && flags.anchorKey !== undefined) {
-    const anchor = loadTrustAnchor({ cert: await readFile(flags.anchorCert, 'utf8'), key: await readFile(flags.anchorKey, 'utf8') })
+    const anchor = loadTrustAnchor({
+      cert: await readNamedFile('weft control-plane: --anchor-cert', flags.anchorCert),
+      key: await readNamedFile('weft control-plane: --anchor-key', flags.anchorKey),
+    })
     const bootstrapTokens = flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)
-    options.certificates = { anchor, bootstrapTokens, lifetime: flags.certLifetime ?? '24h' }
+    options.certificates = { anchor, bootstrapTokens, lifetime: lifetime ?? CERTIFICATES_DEFAULTS.lifetime }
   }
   const cp = await createControlPlane(options)
   const status = cp.status()
