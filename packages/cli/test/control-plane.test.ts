@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTrustAnchor } from '@weft/mtls'
@@ -112,5 +113,18 @@ describe('weft control-plane', () => {
     )
     expect(noCert.stderr).toBe(`weft control-plane: --anchor-cert ${join(dir, 'nope.pem')}: no such file\n`)
     expect([badLifetime.code, noCert.code]).toEqual([1, 1])
+  })
+
+  it('a --port another process holds is one line naming the flag and the address, exit 1, not a bare EADDRINUSE', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => new Promise<void>((resolve) => holder.close(() => resolve())))
+    const { port } = holder.address() as { port: number }
+
+    const { code, stderr } = await weft(['control-plane', '--dir', dir, '--port', String(port)])
+
+    expect(stderr).toBe(`weft control-plane: --port ${port}: 127.0.0.1:${port} is already in use; give another port, or 0 for any\n`)
+    expect(code).toBe(1)
   })
 })

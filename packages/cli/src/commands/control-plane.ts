@@ -68,10 +68,32 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
     const bootstrapTokens = flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)
     options.certificates = { anchor, bootstrapTokens, lifetime: lifetime ?? CERTIFICATES_DEFAULTS.lifetime }
   }
-  const cp = await createControlPlane(options)
+  const cp = await createControlPlane(options).catch((err: unknown) => {
+    throw listenError(err, flags)
+  })
   const status = cp.status()
   log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
   return cp
+}
+
+/** Why the control plane could not listen, named by the flag to change; any other error as it came. */
+function listenError(err: unknown, flags: ControlPlaneFlags): unknown {
+  const at = `${flags.host}:${flags.port}`
+  switch ((err as NodeJS.ErrnoException)?.code) {
+    case 'EADDRINUSE':
+      return new Error(`weft control-plane: --port ${flags.port}: ${at} is already in use; give another port, or 0 for any`, { cause: err })
+    case 'EACCES':
+      return new Error(`weft control-plane: --port ${flags.port}: not allowed to listen on ${at} (ports below 1024 need privileges)`, {
+        cause: err,
+      })
+    case 'EADDRNOTAVAIL':
+      return new Error(`weft control-plane: --host ${flags.host}: not an address of this machine`, { cause: err })
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new Error(`weft control-plane: --host ${flags.host}: no such host name`, { cause: err })
+    default:
+      return err
+  }
 }
 
 /** The `--bootstrap-tokens` file: a JSON object of token → service, or an error naming the file and what it should hold. */
