@@ -93,8 +93,34 @@ describe('weft control-plane', () => {
     await expect(runControlPlane(flags, () => {})).rejects.toThrow(`--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`)
     flags.bootstrapTokens = join(dir, 'tokens.json')
     await expect(runControlPlane(flags, () => {})).rejects.toThrow(
-      `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be a JSON object { "<token>": "<service>" }`,
+      `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be an object { "<token>": "<service>" }`,
     )
+  })
+
+  it('a --bootstrap-tokens entry createControlPlane refuses is one line naming the file and the entry, never the token, exit 1', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
+    await writeFile(join(dir, 'anchor.key'), anchor.key)
+    await writeFile(join(dir, 'tokens.json'), JSON.stringify({ 't0ken-one': 'checkout', 't0ken-two': 'not a name' }))
+    const cert = ['--anchor-cert', join(dir, 'anchor.pem'), '--anchor-key', join(dir, 'anchor.key')]
+
+    const { code, stderr } = await weft([
+      'control-plane',
+      '--dir',
+      dir,
+      '--port',
+      '0',
+      ...cert,
+      '--bootstrap-tokens',
+      join(dir, 'tokens.json'),
+    ])
+
+    expect(stderr).toBe(
+      `weft control-plane: --bootstrap-tokens ${join(dir, 'tokens.json')}: entry 2: the service must be a service name, got "not a name"\n`,
+    )
+    expect(stderr).not.toContain('t0ken')
+    expect(code).toBe(1)
   })
 
   it('a --cert-lifetime that is not a duration, or an --anchor-cert that is missing, is one line naming the flag, exit 1', async () => {

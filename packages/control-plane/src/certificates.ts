@@ -8,7 +8,7 @@ import { createHash, createPrivateKey, randomBytes, timingSafeEqual, webcrypto }
 import type http from 'node:http'
 import type https from 'node:https'
 import * as x509 from '@peculiar/x509'
-import { type CertificateRequest, type CertificateResponse, CONTROL_PLANE_SPIFFE_PATH, JSON_CONTENT_TYPE } from '@weft/agent'
+import { type CertificateRequest, type CertificateResponse, CONTROL_PLANE_SPIFFE_PATH, JSON_CONTENT_TYPE, SERVICE_NAME } from '@weft/agent'
 import { type Clock, type Duration, parseDuration, WeftError } from '@weft/core'
 import {
   createIdentity,
@@ -45,6 +45,9 @@ export interface CertificateAuthority {
   counts(): { issued: number; refused: number }
 }
 
+/** A bootstrap token as `authenticate` reads it from `authorization: Bearer <token>`: 1 to 512 printable ASCII characters, no spaces. */
+const BOOTSTRAP_TOKEN = /^[\x21-\x7e]{1,512}$/
+
 const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 
@@ -55,6 +58,7 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
       'WEFT_INVALID_ARGUMENT',
       'createControlPlane: certificates.anchor must be a trust anchor ({ trustDomain, cert, key })',
     )
+  checkBootstrapTokens(options.bootstrapTokens)
   const lifetime = parseDuration(options.lifetime ?? CERTIFICATES_DEFAULTS.lifetime)
   // tokens are compared as hashes, in constant time, so neither their length nor their prefix leaks
   const tokens = Object.entries(options.bootstrapTokens ?? {}).map(([token, service]) => ({ digest: sha256(token), service }))
@@ -177,6 +181,32 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
     handle,
     counts: () => ({ issued, refused }),
   }
+}
+
+/**
+ * Refuses bootstrap tokens no caller could use: not an object of token → service name, a token an
+ * `authorization: Bearer` header cannot carry, a service that is not a name. An entry is named by its
+ * place (`entry 2`), never by its token: the token is a secret, and messages end up in logs.
+ */
+function checkBootstrapTokens(tokens: unknown): void {
+  const bad = (problem: string) =>
+    new WeftError('WEFT_INVALID_ARGUMENT', `createControlPlane: certificates.bootstrapTokens: ${problem}`, {
+      details: { option: 'certificates.bootstrapTokens', problem },
+    })
+  if (tokens === undefined) return
+  if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens)) throw bad('must be an object { "<token>": "<service>" }')
+  Object.entries(tokens).forEach(([token, service], i) => {
+    if (!BOOTSTRAP_TOKEN.test(token))
+      throw bad(`entry ${i + 1}: the token must be 1 to 512 printable ASCII characters without spaces (what authorization: Bearer carries)`)
+    if (typeof service !== 'string' || !SERVICE_NAME.test(service))
+      throw bad(`entry ${i + 1}: the service must be a service name, got ${shown(service)}`)
+  })
+}
+
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value)
+  return Array.isArray(value) ? 'a list' : `a ${typeof value}`
 }
 
 function sha256(s: string): Buffer {

@@ -272,4 +272,35 @@ describe('certificates', () => {
     expect(err).toMatchObject({ code: 'WEFT_POLICY_UNAVAILABLE' })
     expect((err as Error).message).toContain('no bootstrap token')
   })
+
+  it('refuses bootstrap tokens no caller could use, naming the entry and never the token', async () => {
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const { dir } = await policyDir()
+    const start = (bootstrapTokens: unknown) =>
+      createControlPlane({
+        dir,
+        port: 0,
+        logger: quiet,
+        certificates: { anchor, bootstrapTokens: bootstrapTokens as Record<string, string> },
+      }).then(
+        (cp) => cp.close(),
+        (err: unknown) => err as Error & { code?: string },
+      )
+
+    const errors = await Promise.all([
+      start(['s3cret-one', 'checkout']),
+      start({ 's3cret-one': 'checkout', 's3cret two': 'payments' }),
+      start({ 's3cret-one': 'checkout', 's3cret-two': 42 }),
+      start({ 's3cret-one': '' }),
+    ])
+
+    expect(errors.map((e) => e?.code)).toEqual(Array(4).fill('WEFT_INVALID_ARGUMENT'))
+    expect(errors.map((e) => e?.message)).toEqual([
+      'createControlPlane: certificates.bootstrapTokens: must be an object { "<token>": "<service>" }',
+      'createControlPlane: certificates.bootstrapTokens: entry 2: the token must be 1 to 512 printable ASCII characters without spaces (what authorization: Bearer carries)',
+      'createControlPlane: certificates.bootstrapTokens: entry 2: the service must be a service name, got 42',
+      'createControlPlane: certificates.bootstrapTokens: entry 1: the service must be a service name, got ""',
+    ])
+    for (const e of errors) expect(e?.message).not.toContain('s3cret')
+  })
 })

@@ -1,8 +1,9 @@
 /** `weft control-plane`: serves the policy in a folder (or in etcd) to mesh agents, and signs their certificates. */
 
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { CERTIFICATES_DEFAULTS, type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
+import { isWeftError } from '@weft/core'
 import { loadTrustAnchor } from '@weft/mtls'
 import type { Command } from 'commander'
 import { durationFlag, readNamedFile } from '../flags.js'
@@ -65,20 +66,24 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
       cert: await readNamedFile('weft control-plane: --anchor-cert', flags.anchorCert),
       key: await readNamedFile('weft control-plane: --anchor-key', flags.anchorKey),
     })
-    const bootstrapTokens = flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)
+    // unchecked here: createControlPlane refuses tokens of the wrong shape, and startError names the file
+    const bootstrapTokens = (flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)) as Record<string, string>
     options.certificates = { anchor, bootstrapTokens, lifetime: lifetime ?? CERTIFICATES_DEFAULTS.lifetime }
   }
   const cp = await createControlPlane(options).catch((err: unknown) => {
-    throw listenError(err, flags)
+    throw startError(err, flags)
   })
   const status = cp.status()
   log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
   return cp
 }
 
-/** Why the control plane could not listen, named by the flag to change; any other error as it came. */
-function listenError(err: unknown, flags: ControlPlaneFlags): unknown {
+/** Why the control plane could not start, named by the flag to change; any other error as it came. */
+function startError(err: unknown, flags: ControlPlaneFlags): unknown {
   const at = `${flags.host}:${flags.port}`
+  // the library checks the tokens (and names the entry, never the token); the user knows them as a file
+  if (isWeftError(err) && err.details.option === 'certificates.bootstrapTokens')
+    return new Error(`weft control-plane: --bootstrap-tokens ${flags.bootstrapTokens}: ${err.details.problem}`, { cause: err })
   switch ((err as NodeJS.ErrnoException)?.code) {
     case 'EADDRINUSE':
       return new Error(`weft control-plane: --port ${flags.port}: ${at} is already in use; give another port, or 0 for any`, { cause: err })
@@ -96,19 +101,12 @@ function listenError(err: unknown, flags: ControlPlaneFlags): unknown {
   }
 }
 
-/** The `--bootstrap-tokens` file: a JSON object of token → service, or an error naming the file and what it should hold. */
-async function readTokens(path: string): Promise<Record<string, string>> {
-  const problem = (why: string) => new Error(`weft control-plane: --bootstrap-tokens ${path}: ${why}`)
-  let tokens: unknown
+/** The `--bootstrap-tokens` file as JSON; what it must hold is `createControlPlane`'s to check. */
+async function readTokens(path: string): Promise<unknown> {
+  const text = await readNamedFile('weft control-plane: --bootstrap-tokens', path)
   try {
-    tokens = JSON.parse(await readFile(path, 'utf8'))
+    return JSON.parse(text)
   } catch (err) {
-    throw problem(err instanceof SyntaxError ? `not JSON (${err.message})` : (err as Error).message)
+    throw new Error(`weft control-plane: --bootstrap-tokens ${path}: not JSON (${(err as Error).message})`)
   }
-  if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens))
-    throw problem('must be a JSON object { "<token>": "<service>" }')
-  // the token itself stays out of the message: it is a secret
-  for (const service of Object.values(tokens))
-    if (typeof service !== 'string' || service === '') throw problem(`each token's service must be a name, got ${JSON.stringify(service)}`)
-  return tokens as Record<string, string>
 }
