@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTrustAnchor } from '@weft/mtls'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { runControlPlane } from '../src/commands/control-plane.js'
 import { createProgram } from '../src/index.js'
-import { weft } from './launcher.js'
+import { launcher, weft } from './launcher.js'
+
+const quiet = { warn() {}, info() {} }
 
 async function folder(yaml: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-cli-cp-'))
@@ -21,16 +24,34 @@ describe('weft control-plane', () => {
     expect(command?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--dir', '--port', '--host', '--etcd']))
   })
 
-  it('serves the folder it is given and prints where', async () => {
+  it('serves the folder it is given and says where', async () => {
     const dir = await folder('apiVersion: weft.dev/v1\nservices:\n  payments:\n    endpoints: [ { address: 127.0.0.1:8081 } ]\n')
     const lines: string[] = []
-    const cp = await runControlPlane({ dir, port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, (l) => lines.push(l))
+    const cp = await runControlPlane({ dir, port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, { warn() {}, info: (l) => lines.push(l) })
     onTestFinished(() => cp.close())
 
     const res = await fetch(`${cp.url}/v1/policy?service=checkout`)
 
     expect(res.status).toBe(200)
-    expect(lines[0]).toMatch(/^weft control plane on http:\/\/127\.0\.0\.1:\d+, policy from dir:.*, version [0-9a-f]{12}$/)
+    expect(lines).toEqual([
+      expect.stringMatching(/^serving policy version [0-9a-f]{12} from .*mesh\.yaml$/),
+      `listening on ${cp.url}, policy from dir:${dir}`,
+    ])
+  })
+
+  it('says where it listens once, on one line', async () => {
+    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+    const child = spawn(process.execPath, [launcher, 'control-plane', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const closed = new Promise((resolve) => child.on('close', resolve))
+    onTestFinished(() => void (child.exitCode === null && child.kill()))
+    let stdout = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+
+    await vi.waitFor(() => expect(stdout).toContain('listening on'), { timeout: 10_000 })
+    child.kill('SIGTERM') // the command closes the control plane and exits 0; all it printed is in stdout then
+
+    expect(await closed).toBe(0)
+    expect(stdout.match(/http:\/\/127\.0\.0\.1:\d+/g)).toHaveLength(1)
   })
 
   it('issues certificates over HTTPS when given a trust anchor', async () => {
@@ -49,7 +70,7 @@ describe('weft control-plane', () => {
       bootstrapTokens: join(dir, 'tokens.json'),
     }
 
-    const cp = await runControlPlane(flags, () => {})
+    const cp = await runControlPlane(flags, quiet)
     onTestFinished(() => cp.close())
 
     expect(cp.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
@@ -70,7 +91,7 @@ describe('weft control-plane', () => {
     const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
 
     await expect(
-      runControlPlane({ dir: join(dir, 'mesh.yaml'), port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, () => {}),
+      runControlPlane({ dir: join(dir, 'mesh.yaml'), port: '0', host: '127.0.0.1', etcdPrefix: '/weft/' }, quiet),
     ).rejects.toThrow(`--dir takes the folder holding the document, not the file: --dir ${dir}`)
   })
 
@@ -90,9 +111,9 @@ describe('weft control-plane', () => {
       bootstrapTokens: join(dir, 'mesh.yaml'),
     }
 
-    await expect(runControlPlane(flags, () => {})).rejects.toThrow(`--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`)
+    await expect(runControlPlane(flags, quiet)).rejects.toThrow(`--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`)
     flags.bootstrapTokens = join(dir, 'tokens.json')
-    await expect(runControlPlane(flags, () => {})).rejects.toThrow(
+    await expect(runControlPlane(flags, quiet)).rejects.toThrow(
       `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be an object { "<token>": "<service>" }`,
     )
   })

@@ -2,7 +2,14 @@
 
 import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { CERTIFICATES_DEFAULTS, type ControlPlane, type ControlPlaneOptions, createControlPlane, etcdStore } from '@weft/control-plane'
+import {
+  CERTIFICATES_DEFAULTS,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  createControlPlane,
+  etcdStore,
+  type StoreLogger,
+} from '@weft/control-plane'
 import { isWeftError } from '@weft/core'
 import { loadTrustAnchor } from '@weft/mtls'
 import type { Command } from 'commander'
@@ -46,13 +53,16 @@ export function registerControlPlane(program: Command): void {
     })
 }
 
-/** Starts the control plane the flags describe and prints where it listens; the command keeps it running until a signal. */
-export async function runControlPlane(flags: ControlPlaneFlags, log: (line: string) => void = console.log): Promise<ControlPlane> {
+/**
+ * Starts the control plane the flags describe; the command keeps it running until a signal. Where it
+ * listens is the control plane's own line to `logger` (default: the console), so it is said once.
+ */
+export async function runControlPlane(flags: ControlPlaneFlags, logger?: StoreLogger): Promise<ControlPlane> {
   if ((flags.dir === undefined) === (flags.etcd === undefined))
     throw new Error('weft control-plane: give exactly one of --dir <folder> and --etcd <urls>')
   const port = Number(flags.port)
   if (!/^\d{1,5}$/.test(flags.port) || port > 65_535) throw new Error(`weft control-plane: --port must be a port number, got ${flags.port}`)
-  const options: ControlPlaneOptions = { port, host: flags.host }
+  const options: ControlPlaneOptions = { port, host: flags.host, logger }
   // the document itself is the likely slip; a folder that does not exist yet is waited for, as documented
   if (flags.dir !== undefined && (await stat(flags.dir).catch(() => undefined))?.isFile())
     throw new Error(`weft control-plane: --dir takes the folder holding the document, not the file: --dir ${dirname(flags.dir)}`)
@@ -73,8 +83,6 @@ export async function runControlPlane(flags: ControlPlaneFlags, log: (line: stri
   const cp = await createControlPlane(options).catch((err: unknown) => {
     throw startError(err, flags)
   })
-  const status = cp.status()
-  log(`weft control plane on ${cp.url}, policy from ${status.store}, version ${status.version ?? '(none valid yet)'}`)
   return cp
 }
 
