@@ -321,11 +321,12 @@ class MeshImpl implements Mesh {
         registry: this.#metrics.registry,
         tap: this.#metrics.tap,
         config: () => {
-          const { version, document } = this.#generation.policy
+          const { version, document, file } = this.#generation.policy
           return {
             service: this.service,
             version,
             source: this.#followed === undefined ? 'local' : 'control-plane',
+            file,
             agent: this.policyStatus(),
             document,
           }

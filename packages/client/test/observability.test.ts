@@ -1,6 +1,9 @@
 import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { Registry } from 'prom-client'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -49,6 +52,20 @@ describe('metrics and the admin endpoint through createMesh', () => {
     expect(stack.client.map((l: { role: string }) => l.role)).toEqual(expect.arrayContaining(['trace', 'retry', 'balancer', 'transport']))
     expect(endpoints.payments.endpoints[0].address).toBe(payments.address)
     expect((await get('/ready')).status).toBe(200)
+  })
+
+  it('/config names the file the policy came from, and stops naming it once an update comes from elsewhere', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-config-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    await writeFile(join(dir, 'mesh.yaml'), 'apiVersion: weft.dev/v1\nservices: {}\n')
+    const mesh = await createMesh({ service: 'checkout', policy: relative(process.cwd(), join(dir, 'mesh.yaml')) })
+    onTestFinished(() => mesh.close())
+    const admin = await mesh.admin({ port: 0 })
+    const config = async () => (await fetch(`${admin.url}/config`)).json()
+
+    expect(await config()).toMatchObject({ source: 'local', file: join(dir, 'mesh.yaml') })
+    await mesh.update({ apiVersion: 'weft.dev/v1', services: { payments: {} } })
+    expect(await config()).not.toHaveProperty('file')
   })
 
   it('mesh.endpoints() shows each endpoint with its health', async () => {

@@ -19,7 +19,8 @@ export function looksLikeText(input: string): boolean {
 /**
  * Loads and validates a policy. Text and objects go straight to `parsePolicy`; any other string is
  * a path, resolved against `process.cwd()`, whose size is checked before it is read. Rejects with
- * `WEFT_POLICY_INVALID` (an unreadable file included), naming the file.
+ * `WEFT_POLICY_INVALID` (an unreadable file included), naming the file. A policy read from a file
+ * carries its absolute path as `file`.
  */
 export async function loadPolicy(input: PolicyInput, options: ParseOptions = {}): Promise<Policy> {
   if (typeof input !== 'string' || looksLikeText(input)) return parsePolicy(input, options)
@@ -27,7 +28,8 @@ export async function loadPolicy(input: PolicyInput, options: ParseOptions = {})
   const source = options.source ?? input
   const maxBytes = options.maxBytes ?? POLICY_DEFAULTS.limits.maxBytes
   const text = await readLimited(path, source, maxBytes)
-  return parsePolicy(text, { ...options, source, format: options.format ?? formatOf(path) })
+  const policy = parsePolicy(text, { ...options, source, format: options.format ?? formatOf(path) })
+  return Object.freeze({ ...policy, file: path })
 }
 
 function formatOf(path: string): PolicyFormat | undefined {

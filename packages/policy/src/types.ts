@@ -235,4 +235,6 @@ export interface Policy {
   document: unknown
   /** The document's `defaults` merged over the built-in ones; `defaultServicePolicy` builds from it. Absent on hand-made policies. */
   defaults?: MeshDefaults
+  /** The file `loadPolicy` read it from, as an absolute path, for `/config`. Absent for text and objects. */
+  file?: string
 }

@@ -14,7 +14,15 @@ async function tempDir() {
 describe('loadPolicy', () => {
   it('loads a YAML file from an absolute path', async () => {
     const policy = await loadPolicy(fixturePath('design-example.yaml'))
-    expect(policy).toEqual(parsePolicy(fixture('design-example.yaml')))
+    expect(policy).toEqual({ ...parsePolicy(fixture('design-example.yaml')), file: fixturePath('design-example.yaml') })
+  })
+
+  it('names the file it read, as an absolute path; text and objects name none', async () => {
+    const path = relative(process.cwd(), fixturePath('mesh.json'))
+
+    expect((await loadPolicy(path)).file).toBe(fixturePath('mesh.json'))
+    expect((await loadPolicy(fixture('mesh.json'))).file).toBeUndefined()
+    expect((await loadPolicy({ apiVersion: 'weft.dev/v1', services: {} })).file).toBeUndefined()
   })
 
   it('loads a file from a path relative to process.cwd()', async () => {

@@ -23,7 +23,7 @@ export interface AdminTapSource {
 export interface AdminSource {
   /** The prom-client Registry the metrics are registered in. */
   readonly registry: { metrics(): Promise<string>; readonly contentType: string }
-  /** The effective policy: `{ version, source, document }`. */
+  /** The effective policy: `{ version, source, file?, document }`. */
   config(): unknown
   /** The client and server stack order with the reason for each layer. */
   stack(): unknown
