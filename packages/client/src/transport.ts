@@ -140,12 +140,28 @@ export class Transport {
   #poolFor(call: Call, endpoint: Endpoint): Pool {
     if (this.#options.poolOptionsFor !== undefined) {
       const { key, options } = this.#options.poolOptionsFor(call, endpoint)
-      let pool = this.#pools.get(key)
-      if (pool === undefined) this.#pools.set(key, (pool = new Pool(pool_origin(endpoint, options), options)))
-      return pool
+      return this.#pools.get(key) ?? this.#open(key, pool_origin(endpoint, options), options)
     }
-    let pool = this.#pools.get(endpoint.address)
-    if (pool === undefined) this.#pools.set(endpoint.address, (pool = new Pool(pool_origin(endpoint), this.#options.pool)))
+    return this.#pools.get(endpoint.address) ?? this.#open(endpoint.address, pool_origin(endpoint), this.#options.pool)
+  }
+
+  /**
+   * Opens the pool for `key`. It is dropped (and closed) once its last connection has closed with
+   * nothing in flight or queued, as undici's Agent drops an origin's pool: endpoints come and go
+   * (DNS, a control plane, a rolling deploy), and a pool kept for each one ever called would grow
+   * without end. The next call to a dropped endpoint opens a new pool.
+   */
+  #open(key: string, origin: string, options: Pool.Options | undefined): Pool {
+    const pool = new Pool(origin, options)
+    const dropIfUnused = () => {
+      if (this.#pools.get(key) !== pool) return
+      const stats = pool.stats
+      if (stats.connected > 0 || stats.pending > 0 || stats.queued > 0 || stats.running > 0) return
+      this.#pools.delete(key)
+      pool.close().catch(() => {})
+    }
+    pool.on('disconnect', dropIfUnused).on('connectionError', dropIfUnused)
+    this.#pools.set(key, pool)
     return pool
   }
 }
