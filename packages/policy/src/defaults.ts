@@ -2,6 +2,7 @@
 import type {
   CircuitBreakerPolicy,
   ConcurrencyPolicy,
+  ConnectionPoolPolicy,
   InboundTimeoutPolicy,
   LoadBalancerPolicy,
   MtlsMode,
@@ -64,6 +65,7 @@ export const POLICY_DEFAULTS = deepFreeze({
     halfOpenRequests: 1,
   } satisfies CircuitBreakerPolicy as CircuitBreakerPolicy,
   concurrency: { maxInFlight: Number.POSITIVE_INFINITY, maxPending: 0 } satisfies ConcurrencyPolicy as ConcurrencyPolicy,
+  connectionPool: { maxConnections: Number.POSITIVE_INFINITY } satisfies ConnectionPoolPolicy as ConnectionPoolPolicy,
   /** The same bounds `inboundDeadline` (`@weft/deadline`) has when given none. */
   inboundTimeout: { max: 300_000, min: 0, default: undefined } satisfies InboundTimeoutPolicy as InboundTimeoutPolicy,
   mtls: 'PERMISSIVE' as MtlsMode,

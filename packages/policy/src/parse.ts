@@ -122,6 +122,7 @@ export function defaultServicePolicy(policy: Policy, name: string): ServicePolic
     outlierDetection: d.outlierDetection,
     circuitBreaker: d.circuitBreaker,
     concurrency: d.concurrency,
+    connectionPool: d.connectionPool,
     inboundTimeout: d.inboundTimeout,
   })
 }

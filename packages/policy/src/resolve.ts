@@ -10,6 +10,7 @@ import type {
   AuthorizationRule,
   CircuitBreakerPolicy,
   ConcurrencyPolicy,
+  ConnectionPoolPolicy,
   EndpointPolicy,
   InboundTimeoutPolicy,
   LoadBalancerPolicy,
@@ -104,6 +105,11 @@ function mergeConcurrency(base: ConcurrencyPolicy, over: InheritedDocument['conc
   return { maxInFlight: pick(over.maxInFlight, base.maxInFlight), maxPending: pick(over.maxPending, base.maxPending) }
 }
 
+function mergeConnectionPool(base: ConnectionPoolPolicy, over: InheritedDocument['connectionPool']): ConnectionPoolPolicy {
+  if (over === undefined) return base
+  return { maxConnections: pick(over.maxConnections, base.maxConnections) }
+}
+
 function mergeInboundTimeout(base: InboundTimeoutPolicy, over: InheritedDocument['inboundTimeout']): InboundTimeoutPolicy {
   if (over === undefined) return base
   return { max: pick(over.max, base.max), min: pick(over.min, base.min), default: pick(over.default, base.default) }
@@ -119,6 +125,7 @@ export function mergeInherited(base: MeshDefaults, over: InheritedDocument | und
     outlierDetection: mergeOutlier(base.outlierDetection, over.outlierDetection),
     circuitBreaker: mergeBreaker(base.circuitBreaker, over.circuitBreaker),
     concurrency: mergeConcurrency(base.concurrency, over.concurrency),
+    connectionPool: mergeConnectionPool(base.connectionPool, over.connectionPool),
     inboundTimeout: mergeInboundTimeout(base.inboundTimeout, over.inboundTimeout),
     mtls: pick(over.mtls, base.mtls),
   }
@@ -133,6 +140,7 @@ export function builtInDefaults(): MeshDefaults {
     outlierDetection: POLICY_DEFAULTS.outlierDetection,
     circuitBreaker: POLICY_DEFAULTS.circuitBreaker,
     concurrency: POLICY_DEFAULTS.concurrency,
+    connectionPool: POLICY_DEFAULTS.connectionPool,
     inboundTimeout: POLICY_DEFAULTS.inboundTimeout,
     mtls: POLICY_DEFAULTS.mtls,
   }
@@ -253,6 +261,7 @@ export function resolveServiceDocument(name: string, doc: ServiceDocument, defau
     outlierDetection: merged.outlierDetection,
     circuitBreaker: merged.circuitBreaker,
     concurrency: merged.concurrency,
+    connectionPool: merged.connectionPool,
     inboundTimeout: merged.inboundTimeout,
   }
 }

@@ -426,6 +426,9 @@ const circuitBreaker = offOr(
 
 const concurrency = strict({ maxInFlight: v.optional(count(1)), maxPending: v.optional(count(0)) })
 
+/** The connections weft keeps to each of the service's endpoints (outbound). */
+const connectionPool = strict({ maxConnections: v.optional(count(1)) })
+
 /** How this service, when it is the one serving, bounds the deadlines its callers send. */
 const inboundTimeout = strict({ max: v.optional(duration(true)), min: v.optional(duration()), default: v.optional(duration(true)) })
 
@@ -440,6 +443,7 @@ const inherited = {
   outlierDetection: v.optional(outlierDetection),
   circuitBreaker: v.optional(circuitBreaker),
   concurrency: v.optional(concurrency),
+  connectionPool: v.optional(connectionPool),
   inboundTimeout: v.optional(inboundTimeout),
   mtls: v.optional(mtls),
 }
@@ -651,7 +655,7 @@ export type DiscoveryDocument = v.InferOutput<typeof discovery>
 /** Every key the schema knows, for "did you mean" hints on unknown keys. */
 export const KNOWN_KEYS: readonly string[] = [
   ...new Set(
-    'apiVersion defaults services endpoints discovery identity subsets routes authorization timeout retries loadBalancer outlierDetection circuitBreaker concurrency inboundTimeout mtls attempts perTryTimeout on backoff base max budget ratio minPerSecond window unsafe bufferLimit type decay defaultRtt activeRequestBias slowStartWindow hashOn header cookie consecutive5xx consecutiveGatewayErrors interval baseEjectionTime maxEjectionTime maxEjectionPercent panicThreshold successRate failurePercentage minimumHosts requestVolume stdevFactor threshold failurePercent minimumRequests breakDuration halfOpenRequests maxInFlight maxPending name match path methods headers query exact prefix regex present absent hedge delay percentile maxAttempts split subset weight sticky fault abort status percent fixed maxActive mirror address labels dns port resolver refresh file action from namespaces to paths when'.split(
+    'apiVersion defaults services endpoints discovery identity subsets routes authorization timeout retries loadBalancer outlierDetection circuitBreaker concurrency connectionPool maxConnections inboundTimeout mtls attempts perTryTimeout on backoff base max budget ratio minPerSecond window unsafe bufferLimit type decay defaultRtt activeRequestBias slowStartWindow hashOn header cookie consecutive5xx consecutiveGatewayErrors interval baseEjectionTime maxEjectionTime maxEjectionPercent panicThreshold successRate failurePercentage minimumHosts requestVolume stdevFactor threshold failurePercent minimumRequests breakDuration halfOpenRequests maxInFlight maxPending name match path methods headers query exact prefix regex present absent hedge delay percentile maxAttempts split subset weight sticky fault abort status percent fixed maxActive mirror address labels dns port resolver refresh file action from namespaces to paths when'.split(
       ' ',
     ),
   ),

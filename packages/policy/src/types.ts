@@ -84,6 +84,15 @@ export interface ConcurrencyPolicy {
   maxPending: number
 }
 
+/** The connections weft keeps to each endpoint of a service it calls. */
+export interface ConnectionPoolPolicy {
+  /**
+   * Connections open to each endpoint at once; a call that finds them all busy waits for one.
+   * Default `Infinity`: as many as calls need (undici's default).
+   */
+  maxConnections: number
+}
+
 /**
  * How a service bounds the deadlines its callers send when it serves them (`x-weft-timeout`,
  * `grpc-timeout`, `x-envoy-expected-rq-timeout-ms`): only the serving process's own entry applies.
@@ -208,6 +217,8 @@ export interface ServicePolicy {
   outlierDetection: OutlierDetectionPolicy | false
   circuitBreaker: CircuitBreakerPolicy | false
   concurrency: ConcurrencyPolicy
+  /** The connections to each of its endpoints (outbound). */
+  connectionPool: ConnectionPoolPolicy
   /** How the service bounds the deadlines of the calls it serves (inbound). */
   inboundTimeout: InboundTimeoutPolicy
 }
@@ -220,6 +231,7 @@ export interface MeshDefaults {
   outlierDetection: OutlierDetectionPolicy | false
   circuitBreaker: CircuitBreakerPolicy | false
   concurrency: ConcurrencyPolicy
+  connectionPool: ConnectionPoolPolicy
   inboundTimeout: InboundTimeoutPolicy
   /** `defaults.mtls` (default PERMISSIVE): the mode of every service that does not set its own. */
   mtls: MtlsMode

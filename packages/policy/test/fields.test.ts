@@ -140,6 +140,25 @@ describe('outlier detection and circuit breaker', () => {
   })
 })
 
+describe('connectionPool', () => {
+  it('opens as many connections to each endpoint as calls need by default', () => {
+    expect(service({}).connectionPool).toEqual({ maxConnections: Number.POSITIVE_INFINITY })
+  })
+
+  it('takes a cap on the connections to each endpoint, inherited from defaults', () => {
+    const doc = { apiVersion: 'weft.dev/v1', defaults: { connectionPool: { maxConnections: 64 } }, services: { payments: {} } }
+    expect(resolveService(parsePolicy(doc), 'payments')?.connectionPool).toEqual({ maxConnections: 64 })
+    expect(service({ connectionPool: { maxConnections: 8 } }).connectionPool).toEqual({ maxConnections: 8 })
+  })
+
+  it('refuses a cap of 0 or a fraction, naming the field', () => {
+    expect(linesOf(payments({ connectionPool: { maxConnections: 0 } }))[0]).toMatch(/^services\.payments\.connectionPool\.maxConnections: /)
+    expect(linesOf(payments({ connectionPool: { maxConnections: 2.5 } }))[0]).toMatch(
+      /^services\.payments\.connectionPool\.maxConnections: /,
+    )
+  })
+})
+
 describe('inboundTimeout', () => {
   it('bounds the deadlines callers send by default as inboundDeadline does: at most 5 minutes, no minimum, no default', () => {
     expect(service({}).inboundTimeout).toEqual({ max: 300_000, min: 0, default: undefined })
