@@ -1,7 +1,7 @@
 /**
- * The mesh's identity and what it does on both sides: the transport's connector per service
- * (mTLS verified by SPIFFE ID, or plaintext, as `services.<name>.mtls` says) and the inbound
- * server in this service's own mode.
+ * The mesh's identity and what it does on both sides: the transport's pool options per service
+ * (the connector, mTLS verified by SPIFFE ID or plaintext as `services.<name>.mtls` says, and the
+ * cap of `connectionPool.maxConnections`) and the inbound server in this service's own mode.
  */
 import type { Server } from 'node:http'
 import type { TlsOptions } from 'node:tls'
@@ -23,7 +23,7 @@ import {
   type RequestListener,
   serverTlsOptions,
 } from '@weft/mtls'
-import type { Policy } from '@weft/policy'
+import type { Policy, ServicePolicy } from '@weft/policy'
 import type { Pool } from 'undici'
 
 export type { MtlsMode }
@@ -31,7 +31,7 @@ export type { MtlsMode }
 /** `createMesh({ identity })`: a directory (watched), PEM strings, or a source the agent keeps up to date. */
 export type IdentityOption = IdentityOptions | IdentitySource
 
-/** What the transport is told for one endpoint: the pool key and its options. */
+/** What the transport is told for one endpoint: the pool key and its options (the TLS connector, the connection cap). */
 export interface PoolChoice {
   readonly key: string
   readonly options: Pool.Options
@@ -85,6 +85,14 @@ export class MeshTls {
 
   #choose(name: string, endpoint: Endpoint): PoolChoice {
     const service = this.#policy === undefined ? undefined : findService(this.#policy, name)
+    const choice = this.#connect(name, service, endpoint)
+    const max = service?.connectionPool.maxConnections ?? Number.POSITIVE_INFINITY
+    if (max === Number.POSITIVE_INFINITY) return choice
+    // the cap is part of the key: a service with another cap, or a policy that changes it, gets its own pools
+    return { key: `${choice.key}|connections=${max}`, options: { ...choice.options, connections: max } }
+  }
+
+  #connect(name: string, service: ServicePolicy | undefined, endpoint: Endpoint): PoolChoice {
     const mode: MtlsMode = service?.mtls ?? 'PERMISSIVE'
     const source = this.#source
     if (mode === 'DISABLE' || (mode === 'PERMISSIVE' && source === undefined)) return { key: endpoint.address, options: PLAINTEXT }

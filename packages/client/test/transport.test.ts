@@ -1,11 +1,14 @@
 /**
  * The transport's pools, against real node:http servers on loopback: one undici Pool per endpoint,
- * kept while it has connections or calls, dropped once its last connection has closed.
+ * kept while it has connections or calls, dropped once its last connection has closed, and capped
+ * by the service's connectionPool.maxConnections.
  */
 import type { Endpoint, Reply } from '@weft/core'
 import { testCall } from '@weft/core/testing'
+import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { listen, type Upstream } from '../../../test/support/servers.js'
+import { listen, policyFor, type Upstream } from '../../../test/support/servers.js'
+import { createMesh, type Mesh } from '../src/index.js'
 import { Transport } from '../src/transport.js'
 
 function endpointOf(up: Upstream): Endpoint {
@@ -93,5 +96,80 @@ describe('the transport’s pools', () => {
     expect(t.addresses()).toEqual([up.address])
     release()
     expect(await slow).toBe(200)
+  })
+})
+
+describe('connectionPool.maxConnections', () => {
+  /** An upstream that counts its connections and the most requests it held at once; answers each on the next turn. */
+  async function counted(): Promise<{ up: Upstream; connections: () => number; mostAtOnce: () => number; reset: () => void }> {
+    let connections = 0
+    let now = 0
+    let most = 0
+    const up = await listen(async (_req, res) => {
+      most = Math.max(most, ++now)
+      await new Promise((r) => setImmediate(r))
+      now--
+      res.end('ok')
+    })
+    up.server.on('connection', () => connections++)
+    onTestFinished(() => up.close())
+    return {
+      up,
+      connections: () => connections,
+      mostAtOnce: () => most,
+      reset: () => {
+        most = 0
+      },
+    }
+  }
+
+  async function burst(mesh: Mesh, n: number): Promise<number[]> {
+    return Promise.all(
+      Array.from({ length: n }, async () => {
+        const res = await request('http://payments/', { dispatcher: mesh.dispatcher })
+        await res.body.dump()
+        return res.statusCode
+      }),
+    )
+  }
+
+  it('caps the connections to each endpoint: 20 calls at once share 4 connections, and every one succeeds', async () => {
+    const { up, connections, mostAtOnce } = await counted()
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: policyFor({ payments: up }, { payments: { connectionPool: { maxConnections: 4 } } }),
+    })
+    onTestFinished(() => mesh.close())
+
+    const statuses = await burst(mesh, 20)
+
+    expect(statuses).toEqual(Array(20).fill(200))
+    expect(connections()).toBeLessThanOrEqual(4)
+    expect(mostAtOnce()).toBeLessThanOrEqual(4)
+  })
+
+  it('without it, as many connections open as calls need', async () => {
+    const { up, connections } = await counted()
+    const mesh = await createMesh({ service: 'checkout', policy: policyFor({ payments: up }) })
+    onTestFinished(() => mesh.close())
+
+    await burst(mesh, 20)
+
+    expect(connections()).toBeGreaterThan(4)
+  })
+
+  it('a policy update that changes the cap applies to the next calls', async () => {
+    const { up, mostAtOnce, reset } = await counted()
+    const policy = (maxConnections: number) => policyFor({ payments: up }, { payments: { connectionPool: { maxConnections } } })
+    const mesh = await createMesh({ service: 'checkout', policy: policy(8) })
+    onTestFinished(() => mesh.close())
+    await burst(mesh, 20)
+    expect(mostAtOnce()).toBeGreaterThan(2)
+
+    await mesh.update(policy(2))
+    reset()
+    await burst(mesh, 20)
+
+    expect(mostAtOnce()).toBeLessThanOrEqual(2)
   })
 })
