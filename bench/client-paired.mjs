@@ -2,7 +2,7 @@
 // of its own, warmed up, and the processes take turns — raw, then each variant, window after window —
 // so that the shared machine's drift, which moves raw undici alone by ±30 % between runs, falls
 // alike on both sides of each pair. Prints the median difference and its interquartile range.
-//   npm run build && node bench/client-paired.mjs     (BENCH_VARIANTS=raw-headers,pass-through,default)
+//   npm run build && node bench/client-paired.mjs     (BENCH_VARIANTS=raw-headers,pass-through,pass-through-uncapped,default)
 import { closedLoop, forkChild, median, report, startUpstream } from './lib.mjs'
 import { variantCall } from './variants.mjs'
 
@@ -10,7 +10,7 @@ const WARM = Number(process.env.BENCH_WARM ?? 25_000)
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 2000)
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 40)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64)
-const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw-headers,pass-through,default').split(',')
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'raw-headers,pass-through,pass-through-uncapped,default').split(',')
 
 if (process.argv[2] === 'child') {
   const { call } = await variantCall(process.argv[3], `127.0.0.1:${process.argv[4]}`, { connections: CONCURRENCY })

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { createMesh } from '@weft/client'
 import { Agent, request, fetch as undiciFetch } from 'undici'
 import { closedLoop, forkChild, load, median, report, startUpstream } from './lib.mjs'
-import { SERVICES } from './variants.mjs'
+import { meshPolicy } from './variants.mjs'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -40,12 +40,7 @@ if (process.argv[2] === 'child') {
   const agent = new Agent({ connections: 64 })
   const service = VARIANTS[name]
   const mesh =
-    service === undefined
-      ? undefined
-      : await createMesh({
-          service: 'bench',
-          policy: { apiVersion: 'weft.dev/v1', services: { upstream: { endpoints: [{ address }], ...SERVICES[service] } } },
-        })
+    service === undefined ? undefined : await createMesh({ service: 'bench', policy: meshPolicy(service, address, { connections: 64 }) })
   const drain = async (res) => {
     for await (const _ of res.body);
   }
@@ -129,7 +124,7 @@ report(
   ['concurrency', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'client CPU µs/req (range)', 'CPU vs baseline µs'],
   rows,
   [
-    `One process per variant, warmed up with ${WARM} requests; ${ROUNDS} rounds interleaving the processes, ${SECONDS}s per cell; medians, with the range of the rounds. Upstream: node:http in a child process.`,
+    `One process per variant, warmed up with ${WARM} requests; ${ROUNDS} rounds interleaving the processes, ${SECONDS}s per cell; medians, with the range of the rounds. The baseline's Agent and the mesh's pools are both capped at 64 connections (`connectionPool.maxConnections`); global fetch is Node's own, uncapped. Upstream: node:http in a child process.`,
     `RSS after one request: undici alone ${(undiciRss / 1e6).toFixed(1)} MB, with @weft/client ${(weftRss / 1e6).toFixed(1)} MB (+${((weftRss - undiciRss) / 1e6).toFixed(1)} MB).`,
   ],
 )
