@@ -124,7 +124,7 @@ report(
   ['concurrency', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'client CPU µs/req (range)', 'CPU vs baseline µs'],
   rows,
   [
-    `One process per variant, warmed up with ${WARM} requests; ${ROUNDS} rounds interleaving the processes, ${SECONDS}s per cell; medians, with the range of the rounds. The baseline's Agent and the mesh's pools are both capped at 64 connections (`connectionPool.maxConnections`); global fetch is Node's own, uncapped. Upstream: node:http in a child process.`,
+    `One process per variant, warmed up with ${WARM} requests; ${ROUNDS} rounds interleaving the processes, ${SECONDS}s per cell; medians, with the range of the rounds. The baseline's Agent and the mesh's pools are both capped at 64 connections (connectionPool.maxConnections); global fetch is Node's own, uncapped. Upstream: node:http in a child process.`,
     `RSS after one request: undici alone ${(undiciRss / 1e6).toFixed(1)} MB, with @weft/client ${(weftRss / 1e6).toFixed(1)} MB (+${((weftRss - undiciRss) / 1e6).toFixed(1)} MB).`,
   ],
 )
