@@ -51,6 +51,22 @@ const BOOTSTRAP_TOKEN = /^[\x21-\x7e]{1,512}$/
 const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 
+/** `certificates.lifetime` in ms: a duration longer than 0 (a certificate of no lifetime is expired when issued). */
+function certificateLifetime(value: Duration | undefined): number {
+  let ms: number
+  try {
+    ms = parseDuration(value ?? CERTIFICATES_DEFAULTS.lifetime)
+  } catch (err) {
+    throw new WeftError('WEFT_INVALID_ARGUMENT', `createControlPlane: certificates.lifetime: ${(err as Error).message}`, { cause: err })
+  }
+  if (ms === 0)
+    throw new WeftError(
+      'WEFT_INVALID_ARGUMENT',
+      'createControlPlane: certificates.lifetime must be longer than 0: it would issue expired certificates',
+    )
+  return ms
+}
+
 export async function createCertificateAuthority(options: CertificateAuthorityOptions, clock: Clock): Promise<CertificateAuthority> {
   const { anchor } = options
   if (anchor === undefined || typeof anchor.cert !== 'string' || typeof anchor.key !== 'string')
@@ -59,7 +75,7 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
       'createControlPlane: certificates.anchor must be a trust anchor ({ trustDomain, cert, key })',
     )
   checkBootstrapTokens(options.bootstrapTokens)
-  const lifetime = parseDuration(options.lifetime ?? CERTIFICATES_DEFAULTS.lifetime)
+  const lifetime = certificateLifetime(options.lifetime)
   // tokens are compared as hashes, in constant time, so neither their length nor their prefix leaks
   const tokens = Object.entries(options.bootstrapTokens ?? {}).map(([token, service]) => ({ digest: sha256(token), service }))
   // the control plane's own certificate: a year, or up to a day before the anchor expires

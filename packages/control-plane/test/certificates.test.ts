@@ -304,4 +304,25 @@ describe('certificates', () => {
     ])
     for (const e of errors) expect(e?.message).not.toContain('s3cret')
   })
+
+  it('refuses a certificate lifetime of 0 or one that is not a duration, naming the option', async () => {
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    const { dir } = await policyDir()
+    const start = (lifetime: unknown) =>
+      createControlPlane({ dir, port: 0, logger: quiet, certificates: { anchor, lifetime: lifetime as string } }).then(
+        (cp) => cp.close(),
+        (err: unknown) => err as Error & { code?: string },
+      )
+
+    const [zero, garbage] = await Promise.all([start(0), start('a month')])
+
+    expect(zero).toMatchObject({
+      code: 'WEFT_INVALID_ARGUMENT',
+      message: 'createControlPlane: certificates.lifetime must be longer than 0: it would issue expired certificates',
+    })
+    expect(garbage).toMatchObject({
+      code: 'WEFT_INVALID_ARGUMENT',
+      message: expect.stringMatching(/^createControlPlane: certificates\.lifetime: invalid duration "a month"/),
+    })
+  })
 })
