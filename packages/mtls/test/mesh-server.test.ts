@@ -226,14 +226,17 @@ describe('STRICT', () => {
     expect(s.refusals[0]?.error?.message).toMatch(rule)
   })
 
-  it('refuses a client certificate with a weak RSA key at the handshake', async () => {
+  it('refuses a client certificate with a weak RSA key before the application sees it', async () => {
     const s = await meshServer('STRICT')
     const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
     // SECLEVEL=0 lets the careless client load a 1024-bit key at all
     const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
-    expect(s.stats()?.refused.handshake).toBe(1)
+    // Node 24's OpenSSL refuses the key in the handshake; Node 22's lets it through, and weft's own
+    // X.509-SVID check refuses the certificate right after: one refusal either way
+    const refused = s.stats()?.refused
+    expect((refused?.handshake ?? 0) + (refused?.certificate ?? 0)).toBe(1)
   })
 
   it('refuses a client from another trust domain even when the bundle trusts its anchor', async () => {
@@ -331,7 +334,8 @@ describe('PERMISSIVE', () => {
     const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
-    expect(s.refusals[0]?.error?.message).toMatch(/client certificate refused: .*RSA key of 1024 bits is too weak/)
+    // refused by OpenSSL in the handshake (Node 24) or by weft's X.509-SVID check after it (Node 22): the reason names the key either way
+    expect(s.refusals[0]?.error?.message).toMatch(/^client certificate .*RSA key of 1024 bits is too weak/)
   })
 
   it('closes a connection that sends nothing within the first-byte timeout', async () => {
