@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { type Direction, parseDuration } from '@weft/core'
+import { parseLifetime } from '@weft/mtls'
 
 /** `--direction`: `inbound`, `outbound`, or not given. */
 export function directionFlag(value: string | undefined): Direction | undefined {
@@ -38,6 +39,29 @@ export function durationFlag(flag: string, value: string | undefined): number | 
   }
   if (!(ms > 0)) throw new Error(`${flag} must be a duration like 24h or 90m, above zero and at most about 24.8 days, got ${value}`)
   return ms
+}
+
+/** A certificate's `--lifetime` as @weft/mtls reads it, whole days (`30d`) or a duration (`24h`); the value, once checked. */
+export function lifetimeFlag(flag: string, value: string): string {
+  try {
+    parseLifetime(value)
+  } catch {
+    throw new Error(
+      `${flag} must be whole days like 30d (at most 36500), or a duration like 24h or 90m (at most about 24.8 days), got ${value}`,
+    )
+  }
+  return value
+}
+
+/** One of a fixed list of words (`--key-type`). */
+export function choiceFlag<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(value)) return value as T
+  throw new Error(`${flag} takes ${orList(choices)}, got ${value}`)
+}
+
+/** `a, b or c`, for help text and messages. */
+export function orList(words: readonly string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`
 }
 
 /**

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createIdentitySource, describeCertificate } from '@weft/mtls'
+import { createIdentitySource, createTrustAnchor, describeCertificate } from '@weft/mtls'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createProgram } from '../src/index.js'
+import * as built from './launcher.js'
 
 async function tempDir() {
   const dir = await mkdtemp(join(tmpdir(), 'weft-certs-'))
@@ -93,6 +94,33 @@ describe('weft certs', () => {
     await expect(weft('certs', 'issue', '--anchor', dir, '--service', 'a', '--spiffe-id', 'spiffe://weft.local/a')).rejects.toThrow(
       /exactly one of/,
     )
+  })
+
+  it('a --lifetime that is not a lifetime, or a --key-type weft cannot make, is one line naming the flag and what it takes, exit 1', async () => {
+    const dir = await tempDir()
+    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
+    await writeFile(join(dir, 'anchor.key'), anchor.key)
+    const newAnchor = ['certs', 'anchor', '--trust-domain', 'weft.local', '--out', join(dir, 'new')]
+    const issue = ['certs', 'issue', '--anchor', dir, '--service', 'checkout', '--out', join(dir, 'checkout')]
+
+    const runs = await Promise.all([
+      built.weft([...newAnchor, '--lifetime', 'abc']),
+      built.weft([...issue, '--lifetime', 'abc']),
+      built.weft([...newAnchor, '--key-type', 'foo']),
+      built.weft([...issue, '--key-type', 'foo']),
+    ])
+
+    const lifetime =
+      '--lifetime must be whole days like 30d (at most 36500), or a duration like 24h or 90m (at most about 24.8 days), got abc'
+    const keyType = '--key-type takes ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096, got foo'
+    expect(runs.map((r) => r.stderr)).toEqual([
+      `weft certs anchor: ${lifetime}\n`,
+      `weft certs issue: ${lifetime}\n`,
+      `weft certs anchor: ${keyType}\n`,
+      `weft certs issue: ${keyType}\n`,
+    ])
+    expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1])
   })
 
   it('shows an anchor as a CA, and prints JSON on request', async () => {

@@ -15,9 +15,13 @@ import {
   writeIdentity,
 } from '@weft/mtls'
 import type { Command } from 'commander'
+import { choiceFlag, lifetimeFlag, orList } from '../flags.js'
 
 /** The files `weft certs anchor` writes (and `weft control-plane --anchor-cert/--anchor-key` reads). */
 export const ANCHOR_FILES = { cert: 'anchor.pem', key: 'anchor.key' } as const
+
+/** What `--key-type` takes: the key types @weft/mtls makes. */
+const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const satisfies readonly KeyType[]
 
 export interface AnchorFlags {
   trustDomain: string
@@ -52,7 +56,7 @@ export function registerCerts(program: Command): void {
     .requiredOption('--trust-domain <name>', 'the trust domain, e.g. weft.local')
     .option('--out <dir>', 'directory to write into', '.')
     .option('--lifetime <duration>', 'validity, e.g. 365d, 720h', '365d')
-    .option('--key-type <type>', 'ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096', 'ec-p256')
+    .option('--key-type <type>', orList(KEY_TYPES), 'ec-p256')
     .action(async (flags: AnchorFlags) => {
       await runAnchor(flags)
     })
@@ -68,7 +72,7 @@ export function registerCerts(program: Command): void {
     .option('--spiffe-id <id>', 'an explicit SPIFFE ID instead of --service')
     .option('--out <dir>', 'directory to write into (a mesh watching it picks the new certificate up)', '.')
     .option('--lifetime <duration>', 'validity, e.g. 24h, 90m, 30d', '24h')
-    .option('--key-type <type>', 'ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096', 'ec-p256')
+    .option('--key-type <type>', orList(KEY_TYPES), 'ec-p256')
     .option('--dns <name...>', 'DNS names to add for callers outside the mesh (weft itself never reads them)')
     .action(async (flags: IssueFlags) => {
       await runIssue(flags)
@@ -86,7 +90,9 @@ export function registerCerts(program: Command): void {
 
 /** `weft certs anchor`; resolves to the files written. */
 export async function runAnchor(flags: AnchorFlags, log: Log = console.log): Promise<{ cert: string; key: string }> {
-  const anchor = await createTrustAnchor({ trustDomain: flags.trustDomain, lifetime: flags.lifetime, keyType: flags.keyType as KeyType })
+  const lifetime = lifetimeFlag('weft certs anchor: --lifetime', flags.lifetime)
+  const keyType = choiceFlag('weft certs anchor: --key-type', flags.keyType, KEY_TYPES)
+  const anchor = await createTrustAnchor({ trustDomain: flags.trustDomain, lifetime, keyType })
   await mkdir(flags.out, { recursive: true })
   const files = { cert: join(flags.out, ANCHOR_FILES.cert), key: join(flags.out, ANCHOR_FILES.key) }
   await atomicWrite(files.key, anchor.key, 0o600)
@@ -101,6 +107,8 @@ export async function runAnchor(flags: AnchorFlags, log: Log = console.log): Pro
 export async function runIssue(flags: IssueFlags, log: Log = console.log): Promise<string> {
   if ((flags.service === undefined) === (flags.spiffeId === undefined))
     throw new Error('weft certs issue: give exactly one of --service <name> and --spiffe-id <id>')
+  const lifetime = lifetimeFlag('weft certs issue: --lifetime', flags.lifetime)
+  const keyType = choiceFlag('weft certs issue: --key-type', flags.keyType, KEY_TYPES)
   const anchor = loadTrustAnchor({
     cert: await readFile(join(flags.anchor, ANCHOR_FILES.cert), 'utf8'),
     key: await readFile(join(flags.anchor, ANCHOR_FILES.key), 'utf8'),
@@ -109,8 +117,8 @@ export async function runIssue(flags: IssueFlags, log: Log = console.log): Promi
   const issued = await issueCertificate({
     anchor,
     spiffeId,
-    lifetime: flags.lifetime,
-    keyType: flags.keyType as KeyType,
+    lifetime,
+    keyType,
     dnsNames: flags.dns,
   })
   await writeIdentity(flags.out, issued)
