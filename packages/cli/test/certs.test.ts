@@ -123,6 +123,15 @@ describe('weft certs', () => {
     expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1])
   })
 
+  it('an --anchor directory without the anchor’s files is one line naming the flag and the file, exit 1, not a bare ENOENT', async () => {
+    const dir = await tempDir()
+
+    const { code, stderr } = await built.weft(['certs', 'issue', '--anchor', dir, '--service', 'checkout', '--out', join(dir, 'checkout')])
+
+    expect(stderr).toBe(`weft certs issue: --anchor ${join(dir, 'anchor.pem')}: no such file\n`)
+    expect(code).toBe(1)
+  })
+
   it('shows an anchor as a CA, and prints JSON on request', async () => {
     const dir = await tempDir()
     await weft('certs', 'anchor', '--trust-domain', 'weft.local', '--out', dir)

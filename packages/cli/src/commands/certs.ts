@@ -15,7 +15,7 @@ import {
   writeIdentity,
 } from '@weft/mtls'
 import type { Command } from 'commander'
-import { choiceFlag, lifetimeFlag, orList } from '../flags.js'
+import { choiceFlag, lifetimeFlag, orList, readNamedFile } from '../flags.js'
 
 /** The files `weft certs anchor` writes (and `weft control-plane --anchor-cert/--anchor-key` reads). */
 export const ANCHOR_FILES = { cert: 'anchor.pem', key: 'anchor.key' } as const
@@ -110,8 +110,8 @@ export async function runIssue(flags: IssueFlags, log: Log = console.log): Promi
   const lifetime = lifetimeFlag('weft certs issue: --lifetime', flags.lifetime)
   const keyType = choiceFlag('weft certs issue: --key-type', flags.keyType, KEY_TYPES)
   const anchor = loadTrustAnchor({
-    cert: await readFile(join(flags.anchor, ANCHOR_FILES.cert), 'utf8'),
-    key: await readFile(join(flags.anchor, ANCHOR_FILES.key), 'utf8'),
+    cert: await readNamedFile('weft certs issue: --anchor', join(flags.anchor, ANCHOR_FILES.cert)),
+    key: await readNamedFile('weft certs issue: --anchor', join(flags.anchor, ANCHOR_FILES.key)),
   })
   const spiffeId = flags.spiffeId ?? serviceSpiffeId(anchor.trustDomain, flags.service as string, flags.namespace)
   const issued = await issueCertificate({
