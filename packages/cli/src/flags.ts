@@ -8,9 +8,10 @@ import { parseLifetime } from '@weft/mtls'
 
 /** `--direction`: `inbound`, `outbound`, or not given. */
 export function directionFlag(value: string | undefined): Direction | undefined {
-  if (value === undefined || value === 'inbound' || value === 'outbound') return value
-  throw new Error(`--direction takes inbound or outbound, got ${value}`)
+  return value === undefined ? undefined : choiceFlag('--direction', value, DIRECTIONS)
 }
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound']
 
 /** A number of seconds above zero (`--duration`, `--interval`); `undefined` when not given. */
 export function secondsFlag(flag: string, value: string | undefined): number | undefined {
