@@ -132,6 +132,19 @@ describe('weft certs', () => {
     expect(code).toBe(1)
   })
 
+  it('show on a missing path, or on a file that holds no certificate, is one line naming the file, exit 1', async () => {
+    const dir = await tempDir()
+    const yaml = join(dir, 'mesh.yaml')
+    await writeFile(yaml, 'apiVersion: weft.dev/v1\n')
+
+    const missing = await built.weft(['certs', 'show', join(dir, 'nope.pem')])
+    const notPem = await built.weft(['certs', 'show', yaml])
+
+    expect(missing.stderr).toBe(`weft certs show: ${join(dir, 'nope.pem')}: no such file\n`)
+    expect(notPem.stderr).toMatch(new RegExp(`^weft certs show: ${yaml.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+\n$`))
+    expect([missing.code, notPem.code]).toEqual([1, 1])
+  })
+
   it('shows an anchor as a CA, and prints JSON on request', async () => {
     const dir = await tempDir()
     await weft('certs', 'anchor', '--trust-domain', 'weft.local', '--out', dir)

@@ -1,6 +1,6 @@
 /** `weft certs`: a development trust anchor, service certificates issued from it, and what a certificate says. */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   type CertificateDescription,
@@ -129,8 +129,18 @@ export async function runIssue(flags: IssueFlags, log: Log = console.log): Promi
 
 /** `weft certs show`; resolves to true when the certificate is a valid, current X.509-SVID. */
 export async function runShow(path: string, flags: { json?: boolean } = {}, log: Log = console.log, now = Date.now()): Promise<boolean> {
-  const file = (await stat(path)).isDirectory() ? join(path, IDENTITY_FILES.cert) : path
-  const d = describeCertificate(await readFile(file, 'utf8'))
+  const directory = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+  const file = directory ? join(path, IDENTITY_FILES.cert) : path
+  const text = await readNamedFile('weft certs show:', file)
+  let d: ReturnType<typeof describeCertificate>
+  try {
+    d = describeCertificate(text)
+  } catch (err) {
+    throw new Error(`weft certs show: ${file}: ${(err as Error).message}`, { cause: err })
+  }
   const problems = [...d.svidProblems, ...validityProblems(d, now)]
   if (flags.json) {
     log(JSON.stringify({ file, ...d, notBefore: d.notBefore.toISOString(), notAfter: d.notAfter.toISOString(), problems }, null, 2))
