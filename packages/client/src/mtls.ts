@@ -86,7 +86,13 @@ export class MeshTls {
   #choose(name: string, endpoint: Endpoint): PoolChoice {
     const service = this.#policy === undefined ? undefined : findService(this.#policy, name)
     const choice = this.#connect(name, service, endpoint)
-    const max = service?.connectionPool.maxConnections ?? Number.POSITIVE_INFINITY
+    // a service that never has more than maxInFlight calls in flight never needs more connections to
+    // one endpoint, and an uncapped pool would open up to twice that (one is not free again until the
+    // turn after its reply ends)
+    const max = Math.min(
+      service?.connectionPool.maxConnections ?? Number.POSITIVE_INFINITY,
+      service?.concurrency.maxInFlight ?? Number.POSITIVE_INFINITY,
+    )
     if (max === Number.POSITIVE_INFINITY) return choice
     // the cap is part of the key: a service with another cap, or a policy that changes it, gets its own pools
     return { key: `${choice.key}|connections=${max}`, options: { ...choice.options, connections: max } }

@@ -173,3 +173,31 @@ describe('connectionPool.maxConnections', () => {
     expect(mostAtOnce()).toBeLessThanOrEqual(2)
   })
 })
+
+describe('concurrency.maxInFlight and the connections', () => {
+  it('a service limited to 4 calls in flight never opens more than 4 connections to an endpoint', async () => {
+    let connections = 0
+    const up = await listen(async (_req, res) => {
+      await new Promise((r) => setImmediate(r))
+      res.end('ok')
+    })
+    up.server.on('connection', () => connections++)
+    onTestFinished(() => up.close())
+    const mesh = await createMesh({
+      service: 'checkout',
+      policy: policyFor({ payments: up }, { payments: { concurrency: { maxInFlight: 4, maxPending: 100 } } }),
+    })
+    onTestFinished(() => mesh.close())
+
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await request('http://payments/', { dispatcher: mesh.dispatcher })
+          await res.body.dump()
+        }),
+      )
+    }
+
+    expect(connections).toBeLessThanOrEqual(4)
+  })
+})
