@@ -155,8 +155,9 @@ export class Transport {
     const pool = new Pool(origin, options)
     const dropIfUnused = () => {
       if (this.#pools.get(key) !== pool) return
+      // size: calls queued in the pool, waiting on a connection, or in flight
       const stats = pool.stats
-      if (stats.connected > 0 || stats.pending > 0 || stats.queued > 0 || stats.running > 0) return
+      if (stats.connected > 0 || stats.size > 0) return
       this.#pools.delete(key)
       pool.close().catch(() => {})
     }
