@@ -109,32 +109,25 @@ export class Transport {
     return name === '' ? undefined : name
   }
 
-  /** Endpoints with an open pool. */
+  /** The keys of the open pools: an endpoint's address, with the TLS identity and the connection cap when they apply. */
   addresses(): string[] {
     return [...this.#pools.keys()]
   }
 
-  /** Closes pools whose key is not in `keep`, after their in-flight requests finish. */
-  async retain(keep: ReadonlySet<string>): Promise<void> {
-    const closing: Promise<void>[] = []
-    for (const [key, pool] of this.#pools) {
-      if (keep.has(key)) continue
-      this.#pools.delete(key)
-      closing.push(pool.close())
-    }
-    await Promise.all(closing)
-  }
-
   /** Closes every pool, letting in-flight requests finish. */
   async close(): Promise<void> {
-    await this.retain(new Set())
+    await Promise.all(this.#takeAll().map((p) => p.close()))
   }
 
   /** Destroys every pool at once (after the drain timeout). */
   async destroy(): Promise<void> {
+    await Promise.all(this.#takeAll().map((p) => p.destroy()))
+  }
+
+  #takeAll(): Pool[] {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
-    await Promise.all(pools.map((p) => p.destroy()))
+    return pools
   }
 
   #poolFor(call: Call, endpoint: Endpoint): Pool {
