@@ -11,6 +11,7 @@ import { createMesh, type Mesh } from '@weft/client'
 import { currentCall, weftErrorOf } from '@weft/core'
 import { weftHandler } from '@weft/server'
 import type { Command } from 'commander'
+import { wholeFlag } from '../flags.js'
 
 export interface DemoFlags {
   /** How many calls web makes to checkout. Default `'4'`. */
@@ -69,8 +70,7 @@ export function registerDemo(program: Command): void {
 
 /** Runs the demo, prints the lines (or JSON), and resolves to the exit code: 1 when any call failed or lost its trace. */
 export async function runDemo(flags: DemoFlags, out: (text: string) => void = console.log, parts: DemoParts = {}): Promise<number> {
-  const calls = Number(flags.calls ?? DEMO_DEFAULTS.calls)
-  if (!Number.isInteger(calls) || calls < 1) throw new Error(`--calls must be a whole number ≥ 1, got ${flags.calls}`)
+  const calls = wholeFlag('--calls', flags.calls, 1) ?? DEMO_DEFAULTS.calls
   if (!flags.json) out('weft demo: web → checkout → payments ×2 (round robin), each hop by service name through the mesh, no sidecar')
   const result = await demo(calls, flags.json ? () => {} : (line) => out(formatCall(line)), parts)
   if (flags.json) out(JSON.stringify(result, null, 2))
