@@ -1,7 +1,7 @@
 /** `weft routes <admin-url>`: per route, success rate, requests per second and latency percentiles, effective and actual. */
 import type { Command } from 'commander'
 import { adminUrl, getText } from '../admin-client.js'
-import { directionFlag } from '../flags.js'
+import { choiceFlag, directionFlag } from '../flags.js'
 import { parseSamples, type Sample } from '../prom-text.js'
 import { ms, percent, rate, table } from '../table.js'
 
@@ -38,6 +38,8 @@ export interface RouteRow {
 }
 
 const OK_FATES = new Set(['ok', 'ok_after_retry'])
+/** What `-o` takes. */
+const OUTPUT_FORMATS = ['wide'] as const
 
 export function registerRoutes(program: Command): void {
   program
@@ -60,8 +62,8 @@ export function registerRoutes(program: Command): void {
 /** Prints the routes table (or JSON); resolves to the exit code. */
 export async function runRoutes(url: string, flags: RoutesFlags, out: (text: string) => void = console.log): Promise<number> {
   const base = adminUrl(url)
-  if (flags.output !== undefined && flags.output !== 'wide') throw new Error(`-o takes wide, got ${flags.output}`)
-  const wide = flags.wide === true || flags.output === 'wide'
+  const output = flags.output === undefined ? undefined : choiceFlag('-o', flags.output, OUTPUT_FORMATS)
+  const wide = flags.wide === true || output === 'wide'
   const window = Number(flags.window ?? '0')
   if (!Number.isFinite(window) || window < 0) throw new Error(`--window must be a number of seconds ≥ 0, got ${flags.window}`)
   const direction = directionFlag(flags.direction)
