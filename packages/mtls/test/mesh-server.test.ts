@@ -74,6 +74,12 @@ function rawTlsCall(
   })
 }
 
+/** A careless client presenting an SVID with a 1024-bit RSA key; SECLEVEL=0 lets it load such a key at all. */
+async function weakRsaCall(port: number) {
+  const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
+  return rawTlsCall(port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
+}
+
 /** A meshed caller on node:tls with its own version cap: the TLS version it got, and the answer to one request. */
 function versionedCall(port: number, me: IdentityPems, maxVersion?: SecureVersion): Promise<{ protocol: string | null; body: string }> {
   return new Promise((resolve, reject) => {
@@ -228,9 +234,7 @@ describe('STRICT', () => {
 
   it('refuses a client certificate with a weak RSA key before the application sees it', async () => {
     const s = await meshServer('STRICT')
-    const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
-    // SECLEVEL=0 lets the careless client load a 1024-bit key at all
-    const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
+    const outcome = await weakRsaCall(s.port)
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
     // Node 24's OpenSSL refuses the key in the handshake; Node 22's lets it through, and weft's own
@@ -330,8 +334,7 @@ describe('PERMISSIVE', () => {
 
   it('refuses a client certificate with a weak RSA key, saying so', async () => {
     const s = await meshServer('PERMISSIVE')
-    const weak = await craft(await anchorFor(), { uris: [id('checkout')], rsaBits: 1024 })
-    const outcome = await rawTlsCall(s.port, { ...weak, ca: weak.bundle, ciphers: 'DEFAULT@SECLEVEL=0' })
+    const outcome = await weakRsaCall(s.port)
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
     // refused by OpenSSL in the handshake (Node 24) or by weft's X.509-SVID check after it (Node 22): the reason names the key either way
