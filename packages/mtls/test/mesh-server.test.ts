@@ -15,7 +15,7 @@ import {
   type RefusedConnection,
 } from '../src/index.js'
 import { x509 as loadX509 } from '../src/x509.js'
-import { anchorFor, type CraftOptions, craft, id, listen, svid } from './helpers.js'
+import { anchorFor, craft, id, listen, svid } from './helpers.js'
 
 const x509 = loadX509()
 
@@ -224,7 +224,7 @@ describe('STRICT', () => {
     ['a URI SAN with ", URI:" inside', { uris: [`${id('checkout')}, URI:${id('admin')}`] }, /not a valid SPIFFE ID/],
   ])('refuses a client certificate with %s after the handshake, before the application', async (_name, options, rule) => {
     const s = await meshServer('STRICT')
-    const bad = await craft(await anchorFor(), options as CraftOptions)
+    const bad = await craft(await anchorFor(), options)
     const outcome = await rawTlsCall(s.port, { ...bad, ca: bad.bundle })
     expect(outcome.body ?? '').not.toContain('200 OK')
     expect(s.served()).toBe(0)
