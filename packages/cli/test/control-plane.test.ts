@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTrustAnchor } from '@weft/mtls'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
-import { runControlPlane } from '../src/commands/control-plane.js'
+import { type ControlPlaneFlags, runControlPlane } from '../src/commands/control-plane.js'
 import { createProgram } from '../src/index.js'
 import { launcher, weft } from './launcher.js'
 
@@ -16,6 +16,18 @@ async function folder(yaml: string): Promise<string> {
   onTestFinished(() => rm(dir, { recursive: true, force: true }))
   await writeFile(join(dir, 'mesh.yaml'), yaml)
   return dir
+}
+
+/** A policy folder that also holds a development trust anchor and a tokens.json of `tokens`; `flags` serve it with both. */
+async function anchoredFolder(tokens: unknown = {}) {
+  const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
+  const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
+  const files = { anchorCert: join(dir, 'anchor.pem'), anchorKey: join(dir, 'anchor.key'), bootstrapTokens: join(dir, 'tokens.json') }
+  await writeFile(files.anchorCert, anchor.cert)
+  await writeFile(files.anchorKey, anchor.key)
+  await writeFile(files.bootstrapTokens, JSON.stringify(tokens))
+  const flags: ControlPlaneFlags = { dir, port: '0', host: '127.0.0.1', etcdPrefix: '/weft/', ...files }
+  return { dir, ...files, flags }
 }
 
 describe('weft control-plane', () => {
@@ -55,20 +67,7 @@ describe('weft control-plane', () => {
   })
 
   it('issues certificates over HTTPS when given a trust anchor', async () => {
-    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
-    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
-    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
-    await writeFile(join(dir, 'anchor.key'), anchor.key)
-    await writeFile(join(dir, 'tokens.json'), JSON.stringify({ t0ken: 'checkout' }))
-    const flags = {
-      dir,
-      port: '0',
-      host: '127.0.0.1',
-      etcdPrefix: '/weft/',
-      anchorCert: join(dir, 'anchor.pem'),
-      anchorKey: join(dir, 'anchor.key'),
-      bootstrapTokens: join(dir, 'tokens.json'),
-    }
+    const { flags } = await anchoredFolder({ t0ken: 'checkout' })
 
     const cp = await runControlPlane(flags, quiet)
     onTestFinished(() => cp.close())
@@ -96,64 +95,35 @@ describe('weft control-plane', () => {
   })
 
   it('refuses a --bootstrap-tokens file that is not a JSON object of token → service, naming the file', async () => {
-    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
-    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
-    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
-    await writeFile(join(dir, 'anchor.key'), anchor.key)
-    await writeFile(join(dir, 'tokens.json'), '[1, 2]')
-    const flags = {
-      dir,
-      port: '0',
-      host: '127.0.0.1',
-      etcdPrefix: '/weft/',
-      anchorCert: join(dir, 'anchor.pem'),
-      anchorKey: join(dir, 'anchor.key'),
-      bootstrapTokens: join(dir, 'mesh.yaml'),
-    }
+    const { dir, bootstrapTokens, flags } = await anchoredFolder([1, 2])
 
-    await expect(runControlPlane(flags, quiet)).rejects.toThrow(`--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`)
-    flags.bootstrapTokens = join(dir, 'tokens.json')
+    await expect(runControlPlane({ ...flags, bootstrapTokens: join(dir, 'mesh.yaml') }, quiet)).rejects.toThrow(
+      `--bootstrap-tokens ${join(dir, 'mesh.yaml')}: not JSON`,
+    )
     await expect(runControlPlane(flags, quiet)).rejects.toThrow(
-      `--bootstrap-tokens ${join(dir, 'tokens.json')}: must be an object { "<token>": "<service>" }`,
+      `--bootstrap-tokens ${bootstrapTokens}: must be an object { "<token>": "<service>" }`,
     )
   })
 
   it('a --bootstrap-tokens entry createControlPlane refuses is one line naming the file and the entry, never the token, exit 1', async () => {
-    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
-    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
-    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
-    await writeFile(join(dir, 'anchor.key'), anchor.key)
-    await writeFile(join(dir, 'tokens.json'), JSON.stringify({ 't0ken-one': 'checkout', 't0ken-two': 'not a name' }))
-    const cert = ['--anchor-cert', join(dir, 'anchor.pem'), '--anchor-key', join(dir, 'anchor.key')]
+    const { dir, anchorCert, anchorKey, bootstrapTokens } = await anchoredFolder({ 't0ken-one': 'checkout', 't0ken-two': 'not a name' })
+    const anchor = ['--anchor-cert', anchorCert, '--anchor-key', anchorKey]
 
-    const { code, stderr } = await weft([
-      'control-plane',
-      '--dir',
-      dir,
-      '--port',
-      '0',
-      ...cert,
-      '--bootstrap-tokens',
-      join(dir, 'tokens.json'),
-    ])
+    const { code, stderr } = await weft(['control-plane', '--dir', dir, '--port', '0', ...anchor, '--bootstrap-tokens', bootstrapTokens])
 
     expect(stderr).toBe(
-      `weft control-plane: --bootstrap-tokens ${join(dir, 'tokens.json')}: entry 2: the service must be a service name, got "not a name"\n`,
+      `weft control-plane: --bootstrap-tokens ${bootstrapTokens}: entry 2: the service must be a service name, got "not a name"\n`,
     )
     expect(stderr).not.toContain('t0ken')
     expect(code).toBe(1)
   })
 
   it('a --cert-lifetime that is not a duration, or an --anchor-cert that is missing, is one line naming the flag, exit 1', async () => {
-    const dir = await folder('apiVersion: weft.dev/v1\nservices: {}\n')
-    const anchor = await createTrustAnchor({ trustDomain: 'weft.local' })
-    await writeFile(join(dir, 'anchor.pem'), anchor.cert)
-    await writeFile(join(dir, 'anchor.key'), anchor.key)
-    const key = join(dir, 'anchor.key')
+    const { dir, anchorCert, anchorKey } = await anchoredFolder()
     const start = (cert: string, lifetime: string) =>
-      weft(['control-plane', '--dir', dir, '--port', '0', '--anchor-cert', cert, '--anchor-key', key, '--cert-lifetime', lifetime])
+      weft(['control-plane', '--dir', dir, '--port', '0', '--anchor-cert', cert, '--anchor-key', anchorKey, '--cert-lifetime', lifetime])
 
-    const [badLifetime, noCert] = await Promise.all([start(join(dir, 'anchor.pem'), 'abc'), start(join(dir, 'nope.pem'), '24h')])
+    const [badLifetime, noCert] = await Promise.all([start(anchorCert, 'abc'), start(join(dir, 'nope.pem'), '24h')])
 
     expect(badLifetime.stderr).toBe(
       'weft control-plane: --cert-lifetime must be a duration like 24h or 90m, above zero and at most about 24.8 days, got abc\n',
