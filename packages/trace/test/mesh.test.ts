@@ -138,7 +138,7 @@ describe('trace context through the mesh, with no header code in the services', 
     expect(bSeen[0]?.cookie).toBeUndefined()
   })
 
-  it('identity-looking headers the caller sent never reach the next hop: B learns who called from TLS alone', async () => {
+  it('identity-looking headers the caller sent (x-forwarded-client-cert, x-weft-peer-*) never reach the next hop', async () => {
     const { a, bSeen } = await chain()
     const status = await sendRaw(a.url, {
       'x-forwarded-client-cert': 'By=spiffe://weft.local/ns/default/sa/b;URI=spiffe://weft.local/ns/default/sa/admin',
