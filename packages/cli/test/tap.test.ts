@@ -56,28 +56,6 @@ describe('weft tap', () => {
     await done
     expect(JSON.parse(lines[0] as string)).toMatchObject({ service: 'payments', status: 200, fate: 'ok_after_retry' })
   })
-
-  it('an admin URL nobody listens on fails with one line naming it and why, not `fetch failed`', async () => {
-    const url = await deadAdminUrl()
-
-    await expect(runTap(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
-  })
-
-  it('--duration that is not a positive number of seconds is refused, not run for a millisecond', async () => {
-    const admin = await adminFor(createMeshMetrics())
-
-    await expect(runTap(admin.url, { duration: 'abc' }, () => {})).rejects.toThrow(
-      '--duration must be a positive number of seconds, got abc',
-    )
-  })
-
-  it('--direction other than inbound or outbound is refused, not streamed unfiltered', async () => {
-    const admin = await adminFor(createMeshMetrics())
-
-    await expect(runTap(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow(
-      '--direction takes inbound or outbound, got sideways',
-    )
-  })
 })
 
 describe('weft top', () => {
@@ -108,26 +86,33 @@ describe('weft top', () => {
     expect(last.rows[1]).toMatchObject({ path: '/refund', count: 1 })
   })
 
+  it('--rows that is not a number is refused, not an empty table', async () => {
+    const admin = await adminFor(createMeshMetrics())
+
+    await expect(runTop(admin.url, { rows: 'abc', duration: '1' }, () => {})).rejects.toThrow('--rows must be a whole number ≥ 1, got abc')
+  })
+})
+
+// Both read the admin endpoint's /tap, and refuse what they cannot read the same way.
+describe.each([
+  { command: 'weft tap', run: runTap },
+  { command: 'weft top', run: runTop },
+])('$command', ({ run }) => {
   it('an admin URL nobody listens on fails with one line naming it and why, not `fetch failed`', async () => {
     const url = await deadAdminUrl()
 
-    await expect(runTop(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
+    await expect(run(url, {}, () => {})).rejects.toThrow(`${url} does not answer: ECONNREFUSED`)
   })
 
-  it('--direction other than inbound or outbound is refused, not shown unfiltered', async () => {
+  it('--direction other than inbound or outbound is refused, not streamed unfiltered', async () => {
     const admin = await adminFor(createMeshMetrics())
 
-    await expect(runTop(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow(
-      '--direction takes inbound or outbound, got sideways',
-    )
+    await expect(run(admin.url, { direction: 'sideways' }, () => {})).rejects.toThrow('--direction takes inbound or outbound, got sideways')
   })
 
-  it('--duration and --rows that are not numbers are refused, not an empty table', async () => {
+  it('--duration that is not a positive number of seconds is refused, not run for a millisecond', async () => {
     const admin = await adminFor(createMeshMetrics())
 
-    await expect(runTop(admin.url, { duration: 'abc' }, () => {})).rejects.toThrow(
-      '--duration must be a positive number of seconds, got abc',
-    )
-    await expect(runTop(admin.url, { rows: 'abc', duration: '1' }, () => {})).rejects.toThrow('--rows must be a whole number ≥ 1, got abc')
+    await expect(run(admin.url, { duration: 'abc' }, () => {})).rejects.toThrow('--duration must be a positive number of seconds, got abc')
   })
 })
