@@ -1,11 +1,8 @@
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-
-const launcher = new URL('../bin/weft.js', import.meta.url)
-const run = promisify(execFile)
+import { launcher, weft } from './launcher.js'
 
 describe('the weft launcher', () => {
   it('is what npm links as `weft`, and is published', async () => {
@@ -29,15 +26,16 @@ describe('the weft launcher', () => {
   })
 
   it('runs the built cli: `weft --help` exits 0 and lists demo', async () => {
-    const { stdout } = await run(process.execPath, [fileURLToPath(launcher), '--help'])
+    const { code, stdout } = await weft(['--help'])
 
+    expect(code).toBe(0)
     expect(stdout).toMatch(/^Usage: weft /)
     expect(stdout).toMatch(/^ {2}demo /m)
   })
 
   it('`weft import … | head`: a reader that goes away ends weft quietly, with no EPIPE stack trace', async () => {
     const fixture = fileURLToPath(new URL('../../traffic/test/fixtures/istio-virtualservice.yaml', import.meta.url))
-    const child = spawn(process.execPath, [fileURLToPath(launcher), 'import', fixture], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [launcher, 'import', fixture], { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.destroy() // the reader is gone before weft writes a byte
     let stderr = ''
     child.stderr.on('data', (chunk) => (stderr += chunk))
