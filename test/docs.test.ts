@@ -21,7 +21,9 @@ function yamlBlocks(page: string): { page: string; line: number; text: string }[
   const lines = read(page).split('\n')
   for (let i = 0; i < lines.length; i++) {
     if (lines[i] !== '```yaml') continue
-    const end = lines.indexOf('```', i + 1)
+    const close = lines.indexOf('```', i + 1)
+    // a fence left open runs to the end of the page, as markdown shows it; an end of -1 would restart this scan forever
+    const end = close === -1 ? lines.length : close
     blocks.push({ page, line: i + 2, text: lines.slice(i + 1, end).join('\n') })
     i = end
   }
