@@ -22,9 +22,8 @@ export function fromSchema(issues: readonly Issue[]): RawIssue[] {
   const kept = keys.size === 0 ? flat : flat.filter((i) => !underKey(i, keys))
   const hints = { left: HINTS }
   return kept.map(({ segments, message, subject }) => {
-    const about = subject === 'key' ? { subject } : {}
-    if (message !== UNKNOWN_KEY) return { segments, message, ...about }
-    return { segments, message: `${UNKNOWN_KEY}${hints.left-- > 0 ? hint(String(segments.at(-1))) : ''}`, ...about }
+    if (message !== UNKNOWN_KEY) return { segments, message, subject }
+    return { segments, message: `${UNKNOWN_KEY}${hints.left-- > 0 ? hint(String(segments.at(-1))) : ''}`, subject }
   })
 }
 
