@@ -25,20 +25,18 @@ export async function getText(base: string, path: string, timeoutMs = 5000): Pro
   return text
 }
 
-/**
- * The one line a failed fetch becomes, as `weft check` words it: `http://127.0.0.1:9990 does not
- * answer: ECONNREFUSED`. fetch's own message is only `fetch failed`; the reason is in its cause.
- */
+/** The one line a failed fetch becomes, as `weft check` words it: `http://127.0.0.1:9990 does not answer: ECONNREFUSED`. */
 function unreachable(base: string, err: unknown, timeoutMs?: number): Error {
   if ((err as Error)?.name === 'TimeoutError') return new Error(`${base} does not answer within ${timeoutMs} ms`)
+  return new Error(`${base} does not answer: ${whyFetchFailed(err)}`)
+}
+
+/** Why a fetch failed, in a word where there is one (`ECONNREFUSED`): fetch's own message is only `fetch failed`, the reason is in its cause. */
+export function whyFetchFailed(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause
-  const reason =
-    typeof cause?.code === 'string'
-      ? cause.code
-      : typeof cause?.message === 'string'
-        ? cause.message
-        : String((err as Error)?.message ?? err)
-  return new Error(`${base} does not answer: ${reason}`)
+  if (typeof cause?.code === 'string') return cause.code
+  if (typeof cause?.message === 'string') return cause.message
+  return String((err as Error)?.message ?? err)
 }
 
 /** One server-sent event. */

@@ -9,6 +9,7 @@ import { isWeftError } from '@weft/core'
 import { describeCertificate, IDENTITY_FILES } from '@weft/mtls'
 import { loadPolicy } from '@weft/policy'
 import type { Command } from 'commander'
+import { whyFetchFailed } from '../admin-client.js'
 import { readNamedFile, wholeFlag } from '../flags.js'
 
 export interface CheckFlags {
@@ -243,8 +244,7 @@ async function get(url: string): Promise<{ status: number; text: string; etag: s
     const res = await fetch(url, { signal: AbortSignal.timeout(CHECK_DEFAULTS.timeoutMs) })
     return { status: res.status, text: await res.text(), etag: res.headers.get('etag') }
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause
-    return new Error(cause?.code ?? (err as Error).message)
+    return new Error(whyFetchFailed(err))
   }
 }
 
