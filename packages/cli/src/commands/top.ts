@@ -116,7 +116,7 @@ export async function runTop(
   signal?: AbortSignal,
 ): Promise<number> {
   const base = adminUrl(url)
-  const interval = secondsFlag('--interval', flags.interval ?? '1') as number
+  const interval = secondsFlag('--interval', flags.interval) ?? 1
   const duration = secondsFlag('--duration', flags.duration)
   const direction = directionFlag(flags.direction)
   const tty = process.stdout.isTTY === true && !flags.json
