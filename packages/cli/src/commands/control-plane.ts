@@ -80,10 +80,9 @@ export async function runControlPlane(flags: ControlPlaneFlags, logger?: StoreLo
     const bootstrapTokens = (flags.bootstrapTokens === undefined ? {} : await readTokens(flags.bootstrapTokens)) as Record<string, string>
     options.certificates = { anchor, bootstrapTokens, lifetime: lifetime ?? CERTIFICATES_DEFAULTS.lifetime }
   }
-  const cp = await createControlPlane(options).catch((err: unknown) => {
+  return createControlPlane(options).catch((err: unknown) => {
     throw startError(err, flags)
   })
-  return cp
 }
 
 /** Why the control plane could not start, named by the flag to change; any other error as it came. */
