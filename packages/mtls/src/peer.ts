@@ -22,18 +22,22 @@ export function svidOfPeer(cert: Pick<PeerCertificate, 'raw' | 'fingerprint256'>
   const key = cert.fingerprint256
   const cached = key === undefined ? undefined : verdicts.get(key)
   if (cached !== undefined) return cached
-  let verdict: PeerVerdict
-  try {
-    const d = describeCertificate(cert.raw)
-    verdict = d.svidProblems.length === 0 && d.spiffeId !== undefined ? { spiffeId: d.spiffeId } : { problem: d.svidProblems.join('; ') }
-  } catch (err) {
-    verdict = { problem: (err as Error).message }
-  }
+  const verdict = verdictOf(cert.raw)
   if (key !== undefined) {
     if (verdicts.size >= MAX_CACHED) verdicts.clear()
     verdicts.set(key, verdict)
   }
   return verdict
+}
+
+/** The X.509-SVID rules applied to a certificate, uncached. */
+function verdictOf(raw: Buffer): PeerVerdict {
+  try {
+    const d = describeCertificate(raw)
+    return d.svidProblems.length === 0 && d.spiffeId !== undefined ? { spiffeId: d.spiffeId } : { problem: d.svidProblems.join('; ') }
+  } catch (err) {
+    return { problem: (err as Error).message }
+  }
 }
 
 const PEER = Symbol.for('weft.mtls.peer')
@@ -82,7 +86,8 @@ export function verifyClientSocket(socket: Socket, trustDomains?: readonly strin
   if (!tls.authorized) {
     const reason = String(tls.authorizationError ?? 'unknown')
     // OpenSSL verdicts Node has no name for (a key too weak for the security level) read UNSPECIFIED: the SVID rules say what is wrong
-    const problem = reason === 'UNSPECIFIED' ? svidOfPeer(cert).problem : undefined
+    // uncached: a certificate the handshake refused must not take a place among the verified peers' verdicts
+    const problem = reason === 'UNSPECIFIED' ? verdictOf(cert.raw).problem : undefined
     const why = problem === undefined ? reason : `${reason} (${problem})`
     return {
       error: new WeftError('WEFT_PEER_CERTIFICATE_INVALID', `client certificate refused: ${why}`, {
