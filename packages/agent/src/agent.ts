@@ -5,7 +5,7 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import { type Clock, type Duration, findCause, parseDuration, systemClock, WeftError } from '@weft/core'
+import { type Clock, type Duration, findCause, holdOpen, parseDuration, systemClock, WeftError } from '@weft/core'
 import { describeCertificate } from '@weft/mtls'
 import type { Policy } from '@weft/policy'
 import { type Backoff, createBackoff } from './backoff.js'
@@ -22,19 +22,6 @@ import {
   versionOfEtag,
 } from './protocol.js'
 import { validateDocument } from './validate.js'
-
-/**
- * Keeps the process alive until `start` settles. The clock's timers are unref'd (a running mesh must
- * not hold a process open), so between two failed polls nothing else may be: a script whose first
- * line is `await createMesh(…)` would exit with its await unsettled instead of hearing
- * WEFT_POLICY_UNAVAILABLE at startTimeout.
- */
-function holdOpen<T>(start: Promise<T>): Promise<T> {
-  const hold = setInterval(() => {}, 2 ** 31 - 1)
-  const release = () => clearInterval(hold)
-  start.then(release, release)
-  return start
-}
 
 export interface AgentLogger {
   warn(message: string, details?: Readonly<Record<string, unknown>>): void

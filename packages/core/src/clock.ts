@@ -54,3 +54,16 @@ export function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promi
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/**
+ * Keeps the process alive until `pending` settles, and answers it. The clock's timers are unref'd
+ * (a running mesh must not hold a process open), so work in progress that waits only on them — a
+ * retry's backoff, a start-up that polls until it succeeds or times out — would otherwise let the
+ * process exit with that work unsettled.
+ */
+export function holdOpen<T>(pending: Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 2 ** 31 - 1)
+  const release = () => clearInterval(hold)
+  pending.then(release, release)
+  return pending
+}

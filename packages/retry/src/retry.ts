@@ -11,6 +11,7 @@ import {
   Deadline,
   type Duration,
   errorKind,
+  holdOpen,
   LinkedSignal,
   type Middleware,
   type Outcome,
@@ -260,13 +261,8 @@ function routeTimeoutExceeded(call: Call, s: RouteSettings): WeftError {
  * retry waiting is work in progress, as a request in flight is: hold the event loop meanwhile
  * (one handle per retry, never on the success path).
  */
-async function waitBeforeRetry(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  const hold = setInterval(() => {}, 1 << 30)
-  try {
-    await clock.sleep(ms, signal)
-  } finally {
-    clearInterval(hold)
-  }
+function waitBeforeRetry(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return holdOpen(clock.sleep(ms, signal))
 }
 
 /** The outcome of a try, whichever way it went. */
