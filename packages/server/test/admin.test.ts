@@ -100,4 +100,15 @@ describe('the admin endpoint', () => {
       message: 'admin: tapCapacity must be an integer from 1 to 10000, got 20000',
     })
   })
+
+  it('refuses a tapHeartbeat that is not a positive number of milliseconds when it starts', async () => {
+    const { source } = sourceWith()
+
+    for (const tapHeartbeat of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(createAdminServer(source, { port: 0, tapHeartbeat })).rejects.toMatchObject({
+        code: 'WEFT_INVALID_ARGUMENT',
+        message: `admin: tapHeartbeat must be a positive number of milliseconds, got ${tapHeartbeat}`,
+      })
+    }
+  })
 })
